@@ -1,0 +1,10 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  testTimeout: 60000,
+  // Each file owns a store (PGlite instance or a PostgreSQL schema); two workers fit a 2-core machine.
+  maxWorkers: 2,
+};

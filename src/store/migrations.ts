@@ -1,0 +1,73 @@
+import type { Db } from './db';
+
+/**
+ * Schema migrations, applied in order once each. The same SQL runs on PostgreSQL and on PGlite.
+ * Each entity is one row: expanded attributes as jsonb (GIN, jsonb_path_ops, serves q via @? and @>),
+ * the `location` GeoProperty as a PostGIS geometry (GiST, plus a geography index for distances).
+ */
+const MIGRATIONS: { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE tenants (
+        name text PRIMARY KEY,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE entities (
+        tenant text NOT NULL,
+        id text NOT NULL,
+        types text[] NOT NULL,
+        scopes text[],
+        created_at timestamptz NOT NULL,
+        modified_at timestamptz NOT NULL,
+        attrs jsonb NOT NULL,
+        location geometry(Geometry, 4326),
+        PRIMARY KEY (tenant, id)
+      );
+      CREATE INDEX entities_types ON entities USING gin (types);
+      CREATE INDEX entities_attrs ON entities USING gin (attrs jsonb_path_ops);
+      CREATE INDEX entities_location ON entities USING gist (location);
+      CREATE INDEX entities_location_geog ON entities USING gist ((location::geography));
+      CREATE TABLE jsonld_contexts (
+        id text PRIMARY KEY,
+        url text NOT NULL UNIQUE,
+        kind text NOT NULL,
+        body jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_usage timestamptz,
+        hits bigint NOT NULL DEFAULT 0
+      );
+    `,
+  },
+];
+
+export async function migrate(db: Db): Promise<void> {
+  await ensurePostgis(db);
+  await db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+  );
+  const { rows } = await db.query<{ version: number }>('SELECT version FROM schema_migrations');
+  const applied = new Set(rows.map((r) => Number(r.version)));
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    await db.transaction(async (tx) => {
+      for (const stmt of splitStatements(m.sql)) await tx.query(stmt);
+      await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
+    });
+  }
+}
+
+// Statements are run one by one inside the transaction (the extended protocol takes one statement).
+const splitStatements = (sql: string): string[] =>
+  sql.split(/;\s*\n/).map((s) => s.trim().replace(/;$/, '')).filter(Boolean);
+
+// PostGIS lives in public so every schema (one per test file, one per deployment) finds it.
+// Two processes migrating at once may race on CREATE EXTENSION: the loser sees it exists.
+async function ensurePostgis(db: Db): Promise<void> {
+  try {
+    await db.exec('CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public');
+  } catch (err) {
+    const { rows } = await db.query("SELECT 1 FROM pg_extension WHERE extname = 'postgis'");
+    if (rows.length === 0) throw err;
+  }
+}
