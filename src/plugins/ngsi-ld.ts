@@ -1,0 +1,67 @@
+import fp from 'fastify-plugin';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Config } from '../config';
+import type { ContextBroker } from '../broker/context-broker';
+import { EmbeddedBroker } from '../broker/embedded/engine';
+import { ContextResolver } from '../ngsi-ld/context/resolver';
+import { SqlContextStore } from '../store/context-store';
+import type { ContextStore } from '../ngsi-ld/context/registry';
+import { badRequestData } from '../ngsi-ld/errors';
+import { assertJsonDepth, tenantOf, JSON_TYPE, JSONLD_TYPE, MERGE_PATCH_TYPE, GEOJSON_TYPE } from '../ngsi-ld/http';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    broker: ContextBroker;
+    contexts: ContextResolver;
+    contextStore: ContextStore;
+    config: Config;
+  }
+  interface FastifyRequest {
+    /** NGSILD-Tenant ('' = default tenant) */
+    tenant: string;
+  }
+}
+
+/**
+ * What every NGSI-LD route needs: JSON bodies parsed with a depth bound (json, ld+json,
+ * merge-patch), the tenant of the request, the context resolver and the broker.
+ */
+export default fp(
+  async (app: FastifyInstance, opts: { config: Config }) => {
+    const { config } = opts;
+    app.decorate('config', config);
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser(
+      [JSON_TYPE, JSONLD_TYPE, MERGE_PATCH_TYPE, GEOJSON_TYPE],
+      { parseAs: 'string', bodyLimit: config.bodyLimit },
+      (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(body as string);
+        } catch (err) {
+          return done(badRequestData(`invalid JSON: ${(err as Error).message}`));
+        }
+        try {
+          assertJsonDepth(parsed, config.maxJsonDepth);
+        } catch (err) {
+          return done(err as Error);
+        }
+        done(null, parsed);
+      },
+    );
+
+    const contextStore = new SqlContextStore(app.db);
+    app.decorate('contextStore', contextStore);
+    app.decorate(
+      'contexts',
+      new ContextResolver({ coreVersion: config.coreContext, allowHosts: config.contextAllowHosts, store: contextStore }),
+    );
+    app.decorate('broker', new EmbeddedBroker(app.db));
+
+    app.decorateRequest('tenant', '');
+    app.addHook('onRequest', async (request) => {
+      request.tenant = tenantOf(request.headers['ngsild-tenant']);
+    });
+  },
+  { name: 'ngsi-ld', dependencies: ['store', 'errors'] },
+);

@@ -1,0 +1,91 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TermMap } from '../ngsi-ld/context/types';
+import { linkHeaderContext, coreContextUrl } from '../ngsi-ld/context/resolver';
+import { badRequestData, nonexistentTenant, NgsiError } from '../ngsi-ld/errors';
+import { contextLinkHeader, mediaType, negotiate, JSONLD_TYPE, type ResponseType } from '../ngsi-ld/http';
+import type { Format } from '../ngsi-ld/types';
+import { isUri } from '../ngsi-ld/entity/parse';
+
+/** Request plumbing shared by the NGSI-LD routes: context, tenant, options, responses. */
+
+export const hasBody = (body: unknown): body is Record<string, unknown> =>
+  body !== null && typeof body === 'object' && !Array.isArray(body);
+
+/**
+ * The @context of a request (spec 6.3.5): with application/ld+json it is the body's @context
+ * (and a Link header is an error); otherwise the Link header, if any, and the body may not
+ * carry one. No context at all means the core context.
+ */
+export async function requestTermMap(app: FastifyInstance, request: FastifyRequest, body?: unknown): Promise<TermMap> {
+  const link = linkHeaderContext(request.headers.link as string | undefined);
+  if (mediaType(request.headers['content-type']) === JSONLD_TYPE && body !== undefined) {
+    if (link) throw badRequestData('a Link header with a @context is not allowed with Content-Type application/ld+json');
+    return app.contexts.resolve(bodyContext(body));
+  }
+  if (hasBody(body) && '@context' in body) {
+    throw badRequestData('@context in the body requires Content-Type application/ld+json (or use a Link header)');
+  }
+  return app.contexts.resolve(link);
+}
+
+/** The @context member an application/ld+json body must carry. */
+export function bodyContext(body: unknown): Parameters<FastifyInstance['contexts']['resolve']>[0] {
+  const ctx = hasBody(body) ? body['@context'] : undefined;
+  if (ctx === undefined) throw badRequestData('Content-Type application/ld+json requires a @context member in the body');
+  return ctx as Parameters<FastifyInstance['contexts']['resolve']>[0];
+}
+
+/** Reads are answered 404 NonexistentTenant for tenants that were never written to. */
+export async function assertTenantExists(app: FastifyInstance, tenant: string): Promise<void> {
+  if (!(await app.broker.tenantExists(tenant))) throw nonexistentTenant(tenant);
+}
+
+export function entityIdParam(id: string): string {
+  if (!isUri(id)) throw badRequestData(`entity id '${id.slice(0, 200)}' is not a URI`);
+  return id;
+}
+
+/** `options` (comma list) and `format` query parameters. */
+export function parseOptions(options: string | undefined, allowed: readonly string[]): Set<string> {
+  const set = new Set((options ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  for (const o of set) if (!allowed.includes(o)) throw badRequestData(`unknown option '${o}'; allowed: ${allowed.join(', ')}`);
+  return set;
+}
+
+export function representation(query: { options?: string; format?: string }): { format: Format; sysAttrs: boolean } {
+  const options = parseOptions(query.options, ['keyValues', 'simplified', 'concise', 'normalized', 'sysAttrs']);
+  const formats: Format[] = [];
+  if (options.has('keyValues') || options.has('simplified')) formats.push('keyValues');
+  if (options.has('concise')) formats.push('concise');
+  if (options.has('normalized')) formats.push('normalized');
+  if (query.format !== undefined) {
+    const f = query.format === 'simplified' ? 'keyValues' : query.format;
+    if (!['keyValues', 'concise', 'normalized'].includes(f)) throw badRequestData(`unknown format '${query.format}'`);
+    formats.push(f as Format);
+  }
+  if (new Set(formats).size > 1) throw badRequestData(`conflicting representations requested: ${[...new Set(formats)].join(', ')}`);
+  return { format: formats[0] ?? 'normalized', sysAttrs: options.has('sysAttrs') };
+}
+
+/** Sets the response type and, for application/json, the Link header to the context used. */
+export function prepareReply(reply: FastifyReply, type: ResponseType, tm: TermMap, coreVersion: 'v1.8' | 'v1.6'): void {
+  reply.type(type);
+  if (type !== JSONLD_TYPE) reply.header('Link', contextLinkHeader(linkableContext(tm, coreVersion)));
+}
+
+function linkableContext(tm: TermMap, coreVersion: 'v1.8' | 'v1.6'): string {
+  if (typeof tm.context === 'string') return tm.context;
+  if (Array.isArray(tm.context) && tm.context.length === 1 && typeof tm.context[0] === 'string') return tm.context[0];
+  return coreContextUrl(coreVersion);
+}
+
+export const responseType = (request: FastifyRequest, offered: readonly ResponseType[]): ResponseType =>
+  negotiate(request.headers.accept, offered);
+
+/** Content-Type check for writes (415 for anything but the JSON family we parse). */
+export function assertWritableType(request: FastifyRequest, allowed: readonly string[]): void {
+  const type = mediaType(request.headers['content-type']);
+  if (!type || !allowed.includes(type)) {
+    throw new NgsiError('InvalidRequest', 415, `Content-Type must be one of ${allowed.join(', ')}`, { 'Accept-Patch': allowed.join(', ') });
+  }
+}
