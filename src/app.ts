@@ -20,7 +20,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimit,
     // NGSI-LD ids are URIs with ':' and '/', percent-encoded in paths
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   });
   await app.register(errors);

@@ -18,7 +18,7 @@ type Parsed = { entities: Entity[]; errors: BatchResult['errors'] };
 async function parseBatch(
   app: FastifyInstance,
   request: FastifyRequest,
-  opts: { requireType: boolean; allowNull?: boolean },
+  opts: { requireType: boolean; allowNull?: boolean; partial?: boolean },
 ): Promise<Parsed> {
   const body = request.body as unknown[];
   if (body.length === 0) throw badRequestData('the batch is empty');
@@ -93,7 +93,7 @@ const routes = async (app: FastifyInstance) => {
   );
 
   app.post('/entityOperations/merge', { schema }, async (request, reply) => {
-    const parsed = await parseBatch(app, request, { requireType: false, allowNull: true });
+    const parsed = await parseBatch(app, request, { requireType: false, allowNull: true, partial: true });
     const result = merge(parsed, await app.broker.batchMerge(request.tenant, parsed.entities));
     return sendBatch(reply, result, () => reply.code(204).send());
   });

@@ -1,7 +1,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseEntity, parseAttributes, parseAttribute } from '../ngsi-ld/entity/parse';
-import { renderEntity, renderGeoJson, renderGeoJsonFeature } from '../ngsi-ld/entity/render';
+import { renderEntity, renderEntities, renderGeoJson, renderGeoJsonFeature } from '../ngsi-ld/entity/render';
 import { parseProjection, projectionAttributeNames } from '../ngsi-ld/entity/projection';
 import { parseQ } from '../ngsi-ld/query/q';
 import { parseGeoQuery } from '../ngsi-ld/query/geo';
@@ -31,6 +31,8 @@ export interface QueryInput {
   geometry?: string;
   coordinates?: unknown;
   geoproperty?: string;
+  /** GeoJSON representation: which GeoProperty is the Feature geometry (spec 4.5.16) */
+  geometryProperty?: string;
   lang?: string;
   limit?: number;
   offset?: number;
@@ -108,10 +110,10 @@ export function sendQueryResult(
   prepareReply(reply, type, tm, app.config.coreContext);
   if (result.count !== undefined) reply.header('NGSILD-Results-Count', String(result.count));
   if (type === GEOJSON_TYPE) {
-    const geometryProperty = input.geoproperty ? tm.expand(input.geoproperty) : undefined;
+    const geometryProperty = input.geometryProperty ? tm.expand(input.geometryProperty) : undefined;
     return reply.send(renderGeoJson(result.entities, tm, { ...opts, geometryProperty }));
   }
-  return reply.send(result.entities.map((e) => renderEntity(e, tm, opts)));
+  return reply.send(renderEntities(result.entities, tm, opts));
 }
 
 const routes = async (app: FastifyInstance) => {
@@ -146,7 +148,7 @@ const routes = async (app: FastifyInstance) => {
       const opts = { format, sysAttrs, projection, lang: request.query.lang, includeContext: type === JSONLD_TYPE ? tm.context : undefined };
       prepareReply(reply, type, tm, app.config.coreContext);
       if (type === GEOJSON_TYPE) {
-        const geometryProperty = request.query.geoproperty ? tm.expand(request.query.geoproperty) : undefined;
+        const geometryProperty = request.query.geometryProperty ? tm.expand(request.query.geometryProperty) : undefined;
         return reply.send(renderGeoJsonFeature(entity, tm, { ...opts, geometryProperty }));
       }
       return reply.send(renderEntity(entity, tm, opts));
@@ -176,7 +178,7 @@ const routes = async (app: FastifyInstance) => {
       const tm = await requestTermMap(app, request, request.body);
       const body = request.body as Record<string, unknown>;
       if (body.id !== undefined && body.id !== id) throw badRequestData(`body id '${String(body.id)}' does not match the URL`);
-      const patch = parseEntity({ ...body, id, type: body.type ?? [] }, tm, { requireType: false, allowNull: true });
+      const patch = parseEntity({ ...body, id }, tm, { requireType: false, allowNull: true, partial: true });
       await app.broker.mergeEntity(request.tenant, id, patch.attrs, {
         type: body.type !== undefined ? patch.type : undefined,
         scope: body.scope !== undefined ? patch.scope : undefined,
@@ -230,7 +232,7 @@ const routes = async (app: FastifyInstance) => {
     const id = entityIdParam(request.params.entityId);
     const tm = await requestTermMap(app, request, request.body);
     const attr = tm.expand(request.params.attrId);
-    const instances = parseAttribute(request.params.attrId, withoutContext(request.body), tm, request.params.attrId, { partial: true });
+    const instances = parseAttribute(request.params.attrId, withoutContext(request.body), tm, request.params.attrId, { partial: true, allowNull: true });
     await app.broker.partialUpdateAttribute(request.tenant, id, attr, instances);
     return reply.code(204).send();
   });

@@ -21,12 +21,18 @@ const routes = async (app: FastifyInstance) => {
     async (request) => listContexts(app.contextStore, { details: request.query.details ?? false, kind: request.query.kind }),
   );
 
-  app.get<{ Params: { contextId: string } }>(
+  app.get<{ Params: { contextId: string }; Querystring: { details?: boolean } }>(
     '/jsonldContexts/:contextId',
-    { schema: { params: { type: 'object', properties: { contextId: { type: 'string', minLength: 1, maxLength: 1024 } } } } },
+    {
+      schema: {
+        params: { type: 'object', properties: { contextId: { type: 'string', minLength: 1, maxLength: 1024 } } },
+        querystring: { type: 'object', properties: { details: { type: 'boolean' } } },
+      },
+    },
     async (request, reply) => {
-      const doc = await getContext(app.contextStore, request.params.contextId);
-      return reply.type(JSONLD_TYPE).send(doc);
+      const details = request.query.details ?? false;
+      const doc = await getContext(app.contextStore, request.params.contextId, { details, coreVersion: app.config.coreContext });
+      return reply.type(details ? JSON_TYPE : JSONLD_TYPE).send(doc);
     },
   );
 
@@ -45,7 +51,7 @@ const routes = async (app: FastifyInstance) => {
       },
     },
     async (request, reply) => {
-      await deleteContext(app.contextStore, request.params.contextId, { reload: request.query.reload ?? false });
+      await deleteContext(app.contextStore, request.params.contextId, { reload: request.query.reload ?? false, cache: app.contexts });
       return reply.code(204).send();
     },
   );

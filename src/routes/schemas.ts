@@ -82,6 +82,7 @@ export const entityQuery = {
     geometry: { type: 'string', maxLength: 64 },
     coordinates: { type: 'string', maxLength: 262144 },
     geoproperty: { type: 'string', maxLength: 1024 },
+    geometryProperty: { type: 'string', maxLength: 1024 },
     lang: { type: 'string', maxLength: 64 },
     limit: { type: 'integer', minimum: 0 },
     offset: { type: 'integer', minimum: 0 },

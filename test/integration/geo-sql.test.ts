@@ -27,11 +27,11 @@ const point = (coordinates: number[]) => geo({ type: 'Point', coordinates });
 
 let db: Db;
 
-async function insert(id: string, attrs: Record<string, unknown>): Promise<void> {
+async function insert(id: string, attrs: Record<string, unknown>, tenant = 't'): Promise<void> {
   await db.query(
     `INSERT INTO entities (tenant, id, types, created_at, modified_at, attrs, location)
-     VALUES ('t', $1, ARRAY['${EX}Place'], now(), now(), $2::jsonb, ${locationFromAttrsSql('$2::jsonb')})`,
-    [id, JSON.stringify(attrs)],
+     VALUES ($3, $1, ARRAY['${EX}Place'], now(), now(), $2::jsonb, ${locationFromAttrsSql('$2::jsonb')})`,
+    [id, JSON.stringify(attrs), tenant],
   );
 }
 
@@ -41,8 +41,8 @@ function whereSql(input: GeoQueryInput, params: SqlParams): string {
   return geoQueryToSql(q, { params, locationColumn: 'e.location', attrsColumn: 'e.attrs' });
 }
 
-async function ids(input: GeoQueryInput): Promise<string[]> {
-  const params = new SqlParams(['t']);
+async function ids(input: GeoQueryInput, tenant = 't'): Promise<string[]> {
+  const params = new SqlParams([tenant]);
   const where = whereSql(input, params);
   const { rows } = await db.query<{ id: string }>(
     `SELECT e.id FROM entities e WHERE e.tenant = $1 AND ${where} ORDER BY e.id`,
@@ -174,6 +174,20 @@ describe('a GeoProperty other than location, read from the attributes', () => {
   test('an attribute no entity has matches nothing', async () => {
     expect(await ids(rel('intersects', VALLEY, 'nothing'))).toEqual([]);
   });
+});
+
+test('GeometryCollections are stored and queried without errors', async () => {
+  const collection = geo({ type: 'GeometryCollection', geometries: [{ type: 'Point', coordinates: SPRIANA }, NORTH_BOX] });
+  await insert('collection', { [LOCATION]: collection, [SERVICE_AREA]: collection }, 'gc');
+  for (const geoproperty of ['location', 'serviceArea']) {
+    expect(await ids(rel('intersects', { type: 'Point', coordinates: SPRIANA }, geoproperty), 'gc')).toEqual(['collection']);
+    expect(await ids(rel('within', VALLEY, geoproperty), 'gc')).toEqual(['collection']);
+    expect(await ids(rel('contains', { type: 'Point', coordinates: CHIESA }, geoproperty), 'gc')).toEqual(['collection']);
+    expect(await ids({ ...near('near;maxDistance==10', SPRIANA), geoproperty }, 'gc')).toEqual(['collection']);
+    for (const georel of ['disjoint', 'overlaps', 'equals']) {
+      expect(await ids(rel(georel, VALLEY, geoproperty), 'gc')).toEqual([]);
+    }
+  }
 });
 
 describe('the indexes can serve the queries', () => {

@@ -125,7 +125,7 @@ export class EmbeddedBroker implements ContextBroker {
   }
 
   async deleteAttribute(tenant: string, id: string, attr: string, opts: { datasetId?: string; deleteAll?: boolean }): Promise<void> {
-    await this.modify(tenant, id, (e) => ({ entity: deleteAttribute(e, attr, opts), result: undefined }));
+    await this.modify(tenant, id, (e, now) => ({ entity: deleteAttribute(e, attr, opts, now), result: undefined }));
   }
 
   async batchCreate(tenant: string, entities: Entity[]): Promise<BatchResult> {

@@ -36,29 +36,41 @@ interface Budget {
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const describe = (v: unknown): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : JSON.stringify(v);
+/** A short description of a value for an error message (long strings are cut: they are echoed). */
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  const text = typeof v === 'string' ? JSON.stringify(v) : String(v);
+  return text.length > 60 ? text.slice(0, 57) + '...' : text;
+}
+
+const mismatch = (path: string, expected: string, v: unknown): string =>
+  v === undefined ? `${path} is missing (expected ${expected})` : `${path} must be ${expected}, not ${describe(v)}`;
 
 function checkPosition(p: unknown, path: string): Check {
-  if (!Array.isArray(p)) return `${path} must be a position [longitude, latitude], not ${describe(p)}`;
+  if (!Array.isArray(p)) return mismatch(path, 'a position [longitude, latitude]', p);
   if (p.length < 2 || p.length > 3) return `${path} must have 2 or 3 numbers, not ${p.length}`;
   const bad = p.findIndex((n) => typeof n !== 'number' || !Number.isFinite(n));
-  if (bad >= 0) return `${path}[${bad}] must be a finite number, not ${describe(p[bad])}`;
+  if (bad >= 0) return mismatch(`${path}[${bad}]`, 'a finite number', p[bad]);
   const [lon, lat] = p as number[];
   if (lon < -180 || lon > 180) return `${path}[0] (longitude) must be within [-180, 180], not ${lon}`;
   if (lat < -90 || lat > 90) return `${path}[1] (latitude) must be within [-90, 90], not ${lat}`;
   return undefined;
 }
 
-/** Checks an array of at least `min` items, each with `item`; stops at the first problem. */
+/**
+ * Checks an array of at least `min` items, each with `item`; stops at the first problem. Items
+ * are checked before the length so that a wrongly nested array is reported as such.
+ */
 function checkArray(a: unknown, path: string, min: number, what: string, item: (v: unknown, path: string) => Check): Check {
-  if (!Array.isArray(a)) return `${path} must be an array of ${what}, not ${describe(a)}`;
-  if (a.length < min) return `${path} must have at least ${min} ${what}, not ${a.length}`;
+  if (!Array.isArray(a)) return mismatch(path, `an array of ${what}`, a);
   for (let i = 0; i < a.length; i++) {
     const problem = item(a[i], `${path}[${i}]`);
     if (problem) return problem;
   }
-  return undefined;
+  if (a.length === 0) return `${path} must not be empty`;
+  return a.length < min ? `${path} must have at least ${min} ${what}, not ${a.length}` : undefined;
 }
 
 // The budget is charged before the positions are walked, so a huge array is refused at once.
@@ -106,9 +118,9 @@ const isGeometryType = (t: unknown): t is GeometryType => GEOMETRY_TYPES.include
 // RFC 7946 clause 3.1.8: collections SHOULD NOT nest; we refuse nesting, which bounds the depth.
 function checkCollection(geometries: unknown, budget: Budget): Check {
   return checkArray(geometries, 'geometries', 1, 'geometries', (member, path) => {
-    if (!isRecord(member)) return `${path} must be a GeoJSON geometry object, not ${describe(member)}`;
+    if (!isRecord(member)) return mismatch(path, 'a GeoJSON geometry object', member);
     if (!isGeometryType(member.type)) {
-      return `${path}.type must be one of ${GEOMETRY_TYPES.join(', ')} (collections do not nest), not ${describe(member.type)}`;
+      return mismatch(`${path}.type`, `one of ${GEOMETRY_TYPES.join(', ')} (collections do not nest)`, member.type);
     }
     return COORDINATES[member.type](member.coordinates, `${path}.coordinates`, budget);
   });
@@ -119,11 +131,11 @@ function checkCollection(geometries: unknown, budget: Budget): Check {
  * positions. Returns what is wrong and where, or undefined when it is valid.
  */
 export function validateGeometry(g: unknown): string | undefined {
-  if (!isRecord(g)) return `a GeoJSON geometry must be an object, not ${describe(g)}`;
+  if (!isRecord(g)) return mismatch('geometry', 'a GeoJSON geometry object', g);
   const budget: Budget = { positions: 0 };
   if (g.type === 'GeometryCollection') return checkCollection(g.geometries, budget);
   if (!isGeometryType(g.type)) {
-    return `type must be one of ${[...GEOMETRY_TYPES, 'GeometryCollection'].join(', ')}, not ${describe(g.type)}`;
+    return mismatch('type', `one of ${[...GEOMETRY_TYPES, 'GeometryCollection'].join(', ')}`, g.type);
   }
   return COORDINATES[g.type](g.coordinates, 'coordinates', budget);
 }
@@ -169,7 +181,8 @@ function parseDistances(modifiers: string[]): Distances {
   for (const modifier of modifiers) {
     const m = DISTANCE.exec(modifier);
     if (!m) {
-      throw badRequestData(`Invalid georel modifier '${modifier}': expected maxDistance==<metres> or minDistance==<metres>`);
+      const expected = 'maxDistance==<metres> or minDistance==<metres>';
+      throw badRequestData(`Invalid georel modifier ${describe(modifier)}: expected ${expected}`);
     }
     const name = m[1] as keyof Distances;
     if (distances[name] !== undefined) throw badRequestData(`georel gives ${name} twice`);
@@ -182,9 +195,9 @@ function parseGeorel(georel: unknown): { georel: GeoRelation } & Distances {
   if (typeof georel !== 'string') throw badRequestData(`georel must be a string, not ${describe(georel)}`);
   const [name, ...modifiers] = georel.split(';');
   const relation = RELATIONS.find((r) => r === name);
-  if (!relation) throw badRequestData(`Invalid georel '${georel}': expected one of ${RELATIONS.join(', ')}`);
+  if (!relation) throw badRequestData(`Invalid georel ${describe(georel)}: expected one of ${RELATIONS.join(', ')}`);
   if (relation === 'near') return { georel: relation, ...parseDistances(modifiers) };
-  if (modifiers.length > 0) throw badRequestData(`georel '${relation}' takes no modifiers, got '${georel}'`);
+  if (modifiers.length > 0) throw badRequestData(`georel '${relation}' takes no modifiers, got ${describe(georel)}`);
   return { georel: relation };
 }
 
@@ -204,7 +217,7 @@ function parseCoordinates(coordinates: unknown): unknown {
       // reported below
     }
   }
-  throw badRequestData(`Invalid coordinates ${describe(coordinates)}: expected a JSON array such as [9.85,46.26]`);
+  throw badRequestData(mismatch('coordinates', 'a JSON array such as [9.85,46.26]', coordinates));
 }
 
 function parseGeoproperty(geoproperty: unknown, expand: (term: string) => string): string {
@@ -273,9 +286,9 @@ const FIRST_GEO_VALUE_PATH = `strict $[0] ? (@.type == "GeoProperty").value ? ${
 
 const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
-/** Rows of the valid GeoJSON values in a jsonb attribute expression; never raises an error (silent). */
-const geoValuesSql = (attributeExpr: string, path: string): string =>
-  `jsonb_path_query(${attributeExpr}, ${sqlString(path)}::jsonpath, '{}'::jsonb, true)`;
+/** Applies one of the paths above to a jsonb expression; silent, so it never raises an error. */
+const jsonPathSql = (fn: 'jsonb_path_query' | 'jsonb_path_query_first', target: string, path: string): string =>
+  `${fn}(${target}, ${sqlString(path)}::jsonpath, '{}'::jsonb, true)`;
 
 /**
  * A 2D EPSG:4326 geometry from an SQL expression holding GeoJSON (text, json or jsonb; e.g. a `$n`
@@ -289,9 +302,7 @@ export const geometrySql = (geojsonExpr: string): string =>
  * expanded jsonb attributes expression, when it is a GeoProperty with a valid geometry; else NULL.
  */
 export const locationFromAttrsSql = (attrsExpr: string): string =>
-  geometrySql(
-    `jsonb_path_query_first((${attrsExpr}) -> ${sqlString(LOCATION)}, ${sqlString(FIRST_GEO_VALUE_PATH)}::jsonpath, '{}'::jsonb, true)`,
-  );
+  geometrySql(jsonPathSql('jsonb_path_query_first', `(${attrsExpr}) -> ${sqlString(LOCATION)}`, FIRST_GEO_VALUE_PATH));
 
 // OGC Simple Features predicates, entity geometry first: `within` = the entity lies within the
 // reference geometry, `contains` = the entity contains it.
@@ -331,8 +342,9 @@ export function geoQueryToSql(
 ): string {
   const reference = geometrySql(ctx.params.add(JSON.stringify(q.geometry)));
   if (q.geoproperty === LOCATION) return `(${relationSql(q, ctx.locationColumn, reference, ctx.params)})`;
-  const hasGeoProperty = `${ctx.attrsColumn} @> ${ctx.params.add(JSON.stringify({ [q.geoproperty]: [{ type: 'GeoProperty' }] }))}::jsonb`;
-  const values = geoValuesSql(`${ctx.attrsColumn} -> ${ctx.params.add(q.geoproperty)}::text`, GEO_VALUES_PATH);
-  const instanceMatches = relationSql(q, geometrySql('geo.value'), reference, ctx.params);
-  return `(${hasGeoProperty} AND EXISTS (SELECT 1 FROM ${values} AS geo(value) WHERE ${instanceMatches}))`;
+  const attrs = ctx.attrsColumn;
+  const hasGeoProperty = `${attrs} @> ${ctx.params.add(JSON.stringify({ [q.geoproperty]: [{ type: 'GeoProperty' }] }))}::jsonb`;
+  const values = jsonPathSql('jsonb_path_query', `${attrs} -> ${ctx.params.add(q.geoproperty)}::text`, GEO_VALUES_PATH);
+  const instanceMatches = relationSql(q, geometrySql('geo_value.v'), reference, ctx.params);
+  return `(${hasGeoProperty} AND EXISTS (SELECT 1 FROM ${values} AS geo_value(v) WHERE ${instanceMatches}))`;
 }

@@ -1,0 +1,523 @@
+/**
+ * `npm run bench`: one reproducible run that measures the service against raw baselines taken in
+ * the same run on the same machine (a bare Fastify route, a raw PostgreSQL COPY), so the ratios
+ * survive a noisy machine.
+ *
+ *   baseline 1  bare Fastify GET /ping → {}                      autocannon, 10 connections
+ *   baseline 2  raw COPY of the loaded entity rows into a scratch table with the same indexes
+ *   (a)         batch upsert over HTTP, 1000 entities per call, 3 calls in flight
+ *   (b)         GET /entities/{id}, random loaded ids             autocannon, 10 connections
+ *   (c)         type + q + near-query, random centres             sequential, ~300 requests
+ *
+ * The store is PostgreSQL when DATABASE_URL is set (a fresh schema bench_<random>, dropped at the
+ * end), else PGlite in a temporary folder. The service runs in this process (buildApp + listen on
+ * 127.0.0.1:0); the load client is a forked process (bench/client.ts) so that making load does
+ * not compete with the service for its event loop.
+ *
+ * Environment (bench only): BENCH_ENTITIES (100000), BENCH_SECONDS (bare 5 s, GET 10 s),
+ * BENCH_QUERIES (300), BENCH_CONCURRENCY (3 upsert calls in flight), BENCH_TIMEOUT (280 s),
+ * BENCH_STRICT=1 (exit 1 when a target is missed).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { buildApp } from '../src/app';
+import { loadConfig } from '../src/config';
+import { openPglite, openPostgres, type Db } from '../src/store/db';
+import type { AutocannonSummary, Command, QuerySummary, UpsertSummary } from './client';
+import { fmt, mean, percentile, table } from './stats';
+
+// ---------------------------------------------------------------------------------------------
+// settings
+
+function envInt(name: string, def: number, min = 1): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number >= ${min}, got '${raw}'`);
+  return Math.floor(n);
+}
+
+const ENTITIES = envInt('BENCH_ENTITIES', 100_000);
+const SECONDS = process.env.BENCH_SECONDS ? envInt('BENCH_SECONDS', 5) : undefined;
+const BARE_SECONDS = SECONDS ?? 5;
+const GET_SECONDS = SECONDS ?? 10;
+const QUERIES = envInt('BENCH_QUERIES', 300);
+const BATCH = 1000;
+const CONCURRENCY = envInt('BENCH_CONCURRENCY', 3);
+const TIMEOUT_S = envInt('BENCH_TIMEOUT', 280);
+const MAX_DISTANCE_M = 500;
+const DATABASE_URL = process.env.DATABASE_URL || undefined;
+
+const TARGETS = {
+  upsertPerSec: 15_000,
+  getRatio: 0.4,
+  queryP95Ms: 20,
+};
+
+const RESULTS_DIR = join(__dirname, '..', '..', 'bench', 'results');
+
+// ---------------------------------------------------------------------------------------------
+// the load client (a child process)
+
+class LoadClient {
+  private readonly child: ChildProcess;
+  private exited = false;
+
+  constructor() {
+    // --cpu-prof of this run profiles the service, not the client
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--cpu-prof'));
+    this.child = fork(join(__dirname, 'client.js'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('exit', () => (this.exited = true));
+  }
+
+  run<T>(cmd: Command): Promise<T> {
+    return new Promise((resolve, reject) => {
+      if (this.exited) return reject(new Error('the load client has exited'));
+      const onExit = (code: number | null) => reject(new Error(`the load client exited (code ${code})`));
+      this.child.once('exit', onExit);
+      this.child.once('message', (m: { ok: boolean; result?: T; error?: string }) => {
+        this.child.off('exit', onExit);
+        if (m.ok) resolve(m.result as T);
+        else reject(new Error(`load client: ${m.error}`));
+      });
+      this.child.send(cmd);
+    });
+  }
+
+  stop(): void {
+    if (!this.exited) this.child.kill();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU accounting per phase: this process (the service) and, when local, the PostgreSQL server
+
+function postgresTicks(): number | undefined {
+  if (process.platform !== 'linux') return undefined;
+  let ticks = 0;
+  let found = false;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+      const fields = stat.slice(close + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+      found = true;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return found ? ticks : undefined;
+}
+
+interface CpuUse {
+  /** CPU of the service process, % of one core */
+  servicePct: number;
+  /** CPU of all local postgres processes, % of one core (PostgreSQL only) */
+  postgresPct?: number;
+}
+
+function cpuMeter(withPostgres: boolean): () => CpuUse {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const p0 = withPostgres ? postgresTicks() : undefined;
+  return () => {
+    const wallMs = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    const p1 = withPostgres ? postgresTicks() : undefined;
+    return {
+      servicePct: ((c.user + c.system) / 1000 / wallMs) * 100,
+      // Linux clock ticks are 1/100 s
+      postgresPct: p0 !== undefined && p1 !== undefined ? (((p1 - p0) * 10) / wallMs) * 100 : undefined,
+    };
+  };
+}
+
+const cpuText = (c: CpuUse) =>
+  `CPU: service ${fmt(c.servicePct)}%` + (c.postgresPct !== undefined ? `, postgres ${fmt(c.postgresPct)}%` : '') + ' of one core';
+
+// ---------------------------------------------------------------------------------------------
+// the store
+
+interface Store {
+  db: Db;
+  kind: 'postgres' | 'pglite';
+  version: string;
+  schema?: string;
+  dataDir?: string;
+  env: Record<string, string>;
+}
+
+async function openStore(): Promise<Store> {
+  const env: Record<string, string> = { LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: '0' };
+  if (process.env.DATABASE_POOL_SIZE) env.DATABASE_POOL_SIZE = process.env.DATABASE_POOL_SIZE;
+  let store: Store;
+  if (DATABASE_URL) {
+    const schema = 'bench_' + randomBytes(5).toString('hex');
+    Object.assign(env, { DATABASE_URL, DATABASE_SCHEMA: schema });
+    const config = loadConfig(env);
+    const db = await openPostgres({ url: DATABASE_URL, schema, poolSize: config.databasePoolSize });
+    store = { db, kind: 'postgres', version: '', schema, env };
+    cleanups.push(() => dropSchema(schema));
+  } else {
+    const dataDir = mkdtempSync(join(os.tmpdir(), 'smartland-bench-'));
+    env.DATA_DIR = dataDir;
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const db = await openPglite({ dataDir });
+    store = { db, kind: 'pglite', version: '', dataDir, env };
+  }
+  await store.db.exec('CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public').catch(() => undefined);
+  const { rows } = await store.db.query<{ v: string; g: string }>('SELECT version() AS v, postgis_lib_version() AS g');
+  const server = rows[0].v.split(' on ')[0].split(',')[0];
+  store.version = `${server}, PostGIS ${rows[0].g}`;
+  return store;
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: DATABASE_URL });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await c.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// raw store baseline: the same rows, written without the service
+
+interface RawLoad {
+  method: string;
+  rows: number;
+  seconds: number;
+  rowsPerSec: number;
+  bytesPerRow?: number;
+}
+
+async function rawCopyPostgres(schema: string): Promise<RawLoad> {
+  const c = new pg.Client({ connectionString: DATABASE_URL, options: `-c search_path="${schema}",public` });
+  await c.connect();
+  try {
+    await c.query('DROP TABLE IF EXISTS bench_copy');
+    await c.query('CREATE TABLE bench_copy (LIKE entities INCLUDING ALL)');
+    // the rows exactly as the service stored them, in COPY text format (not timed)
+    const chunks: Buffer[] = [];
+    await pipeline(
+      c.query(copyTo('COPY (SELECT * FROM entities) TO STDOUT')),
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          chunks.push(chunk);
+          cb();
+        },
+      }),
+    );
+    const bytes = chunks.reduce((n, b) => n + b.length, 0);
+    const t0 = performance.now();
+    await pipeline(Readable.from(chunks), c.query(copyFrom('COPY bench_copy FROM STDIN')));
+    const seconds = (performance.now() - t0) / 1000;
+    const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM bench_copy');
+    await c.query('DROP TABLE bench_copy');
+    const n = Number(rows[0].n);
+    return { method: 'COPY FROM STDIN (pg-copy-streams)', rows: n, seconds, rowsPerSec: n / seconds, bytesPerRow: bytes / n };
+  } finally {
+    await c.end();
+  }
+}
+
+/** PGlite: no COPY stream through our Db; INSERT … SELECT inside the engine is the raw write cost. */
+async function rawInsertSelect(db: Db): Promise<RawLoad> {
+  await db.exec('DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (LIKE entities INCLUDING ALL)');
+  const t0 = performance.now();
+  await db.exec('INSERT INTO bench_copy SELECT * FROM entities');
+  const seconds = (performance.now() - t0) / 1000;
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM bench_copy');
+  await db.exec('DROP TABLE bench_copy');
+  const n = Number(rows[0].n);
+  return { method: 'INSERT … SELECT in the engine (PGlite; COPY stream skipped)', rows: n, seconds, rowsPerSec: n / seconds };
+}
+
+// ---------------------------------------------------------------------------------------------
+// the run
+
+const cleanups: (() => Promise<void>)[] = [];
+let cleanedUp = false;
+
+async function cleanup(): Promise<void> {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  for (const fn of cleanups.reverse()) {
+    try {
+      await fn();
+    } catch (err) {
+      console.error(`cleanup: ${(err as Error).message}`);
+    }
+  }
+}
+
+interface Report {
+  date: string;
+  machine: { cpus: number; cpuModel: string; memoryGb: number; platform: string; node: string };
+  store?: { kind: string; version: string };
+  settings: Record<string, number | string>;
+  baselines: { bareRoute?: AutocannonSummary; rawLoad?: RawLoad };
+  upsert?: Omit<UpsertSummary, 'callLatencyMs'> & { callP50Ms: number; callP99Ms: number; cpu: CpuUse; rawLoadRatio?: number };
+  getById?: AutocannonSummary & { ratioToBare?: number; cpu: CpuUse };
+  query?: {
+    requests: number; p50Ms: number; p95Ms: number; p99Ms: number; meanMs: number; meanReturned: number;
+    meanMatching: number; statuses: Record<string, number>; firstError?: string; cpu: CpuUse; exampleUrl: string;
+  };
+  targets: { name: string; target: string; measured: string; pass: boolean | null }[];
+  errors: string[];
+  complete: boolean;
+}
+
+const report: Report = {
+  date: new Date().toISOString(),
+  machine: {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model.trim() ?? '?',
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.platform()} ${os.release()}`,
+    node: process.version,
+  },
+  settings: {
+    entities: ENTITIES, batch: BATCH, upsertConcurrency: CONCURRENCY, bareSeconds: BARE_SECONDS, getSeconds: GET_SECONDS,
+    getConnections: 10, queries: QUERIES, queryConcurrency: 1, maxDistanceM: MAX_DISTANCE_M,
+  },
+  baselines: {},
+  targets: [],
+  errors: [],
+  complete: false,
+};
+
+const log = (s = '') => process.stdout.write(s + '\n');
+
+async function bareRoute(client: LoadClient): Promise<AutocannonSummary> {
+  const bare = Fastify({ logger: false });
+  bare.get('/ping', async () => ({}));
+  await bare.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    const port = (bare.server.address() as { port: number }).port;
+    return await client.run<AutocannonSummary>({
+      cmd: 'autocannon', url: `http://127.0.0.1:${port}/ping`, connections: 10, seconds: BARE_SECONDS, warmupSeconds: 1,
+    });
+  } finally {
+    await bare.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  log(`Smartland bench: ${fmt(ENTITIES)} entities, ${os.cpus().length} CPUs, Node ${process.version}`);
+  const client = new LoadClient();
+  cleanups.push(async () => client.stop());
+
+  // baseline 1: a bare Fastify route
+  log(`\n[baseline] bare Fastify GET /ping, 10 connections, ${BARE_SECONDS} s …`);
+  const bare = await bareRoute(client);
+  report.baselines.bareRoute = bare;
+  log(`  ${fmt(bare.requestsPerSec)} req/s, p50 ${bare.latencyMs.p50} ms, p99 ${bare.latencyMs.p99} ms`);
+
+  // the service
+  log(`\n[store] ${DATABASE_URL ? 'PostgreSQL (DATABASE_URL), fresh schema' : 'PGlite in a temporary folder (DATABASE_URL not set)'} …`);
+  const tStore = performance.now();
+  const store = await openStore();
+  report.store = { kind: store.kind, version: store.version };
+  const app: FastifyInstance = await buildApp(loadConfig(store.env), { db: store.db });
+  cleanups.push(async () => void (await app.close())); // cleanups run in reverse: the app closes before the schema is dropped
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  log(`  ${store.version}${store.schema ? `, schema ${store.schema}` : ''}${store.dataDir ? `, ${store.dataDir}` : ''}`);
+  log(`  service listening on ${base} (ready in ${fmt((performance.now() - tStore) / 1000, 1)} s)`);
+  const withPg = store.kind === 'postgres' && postgresTicks() !== undefined;
+
+  // (a) batch upsert
+  log(`\n[a] batch upsert: ${fmt(ENTITIES)} entities, ${BATCH} per call, ${CONCURRENCY} calls in flight …`);
+  let cpu = cpuMeter(withPg);
+  const up = await client.run<UpsertSummary>({
+    cmd: 'upsert', base, entities: ENTITIES, batch: BATCH, concurrency: CONCURRENCY, maxSeconds: 150, seed: 1,
+  });
+  const upCpu = cpu();
+  const { callLatencyMs, ...upRest } = up;
+  report.upsert = { ...upRest, callP50Ms: percentile(callLatencyMs, 50), callP99Ms: percentile(callLatencyMs, 99), cpu: upCpu };
+  log(`  ${fmt(up.entities)} entities in ${fmt(up.seconds, 2)} s = ${fmt(up.entitiesPerSec)} entities/s` +
+    ` (${fmt(up.bodyBytesPerEntity)} B/entity; call p50 ${fmt(report.upsert.callP50Ms)} ms, p99 ${fmt(report.upsert.callP99Ms)} ms)`);
+  log(`  statuses ${JSON.stringify(up.statuses)}; ${cpuText(upCpu)}`);
+  if (up.firstError) {
+    report.errors.push(`upsert: ${up.firstError}`);
+    log(`  ERROR ${up.firstError}`);
+  }
+  if (up.stoppedEarly) {
+    report.errors.push('upsert: stopped after 150 s');
+    log('  stopped after 150 s');
+  }
+  const { rows: countRows } = await store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM entities');
+  const loaded = Number(countRows[0].n);
+  log(`  rows in the store: ${fmt(loaded)}`);
+  if (loaded === 0) throw new Error('no entities were loaded; cannot go on');
+  // steady state: autovacuum would analyse the table shortly after such a load
+  await store.db.exec('ANALYZE entities');
+
+  // baseline 2: the same rows, raw
+  log(`\n[baseline] raw load of the same ${fmt(loaded)} rows into a scratch table with the same indexes …`);
+  try {
+    const raw = store.kind === 'postgres' ? await rawCopyPostgres(store.schema!) : await rawInsertSelect(store.db);
+    report.baselines.rawLoad = raw;
+    report.upsert.rawLoadRatio = up.entitiesPerSec / raw.rowsPerSec;
+    log(`  ${raw.method}: ${fmt(raw.rows)} rows in ${fmt(raw.seconds, 2)} s = ${fmt(raw.rowsPerSec)} rows/s` +
+      (raw.bytesPerRow ? ` (${fmt(raw.bytesPerRow)} B/row)` : ''));
+    log(`  HTTP upsert is ${fmt(report.upsert.rawLoadRatio * 100)}% of the raw rate`);
+  } catch (err) {
+    report.errors.push(`raw load: ${(err as Error).message}`);
+    log(`  skipped: ${(err as Error).message}`);
+  }
+
+  // (b) GET by id
+  const sample = await fetch(`${base}/ngsi-ld/v1/entities/${encodeURIComponent('urn:ngsi-ld:WeatherObserved:valmalenco-000000')}`);
+  const sampleBody = await sample.text();
+  if (sample.status !== 200) report.errors.push(`GET sample: HTTP ${sample.status} ${sampleBody.slice(0, 300)}`);
+  log(`\n[b] GET /entities/{id}, random ids among ${fmt(loaded)}, 10 connections, ${GET_SECONDS} s (response ${sampleBody.length} B) …`);
+  cpu = cpuMeter(withPg);
+  const get = await client.run<AutocannonSummary>({
+    cmd: 'autocannon', url: `${base}/ngsi-ld/v1/entities`, connections: 10, seconds: GET_SECONDS, warmupSeconds: 1, entityIds: loaded,
+  });
+  const getCpu = cpu();
+  report.getById = { ...get, ratioToBare: get.requestsPerSec / bare.requestsPerSec, cpu: getCpu };
+  log(`  ${fmt(get.requestsPerSec)} req/s (${fmt(report.getById.ratioToBare! * 100)}% of the bare route),` +
+    ` p50 ${get.latencyMs.p50} ms, p99 ${get.latencyMs.p99} ms; non-2xx ${get.non2xx}, errors ${get.errors}`);
+  log(`  ${cpuText(getCpu)}`);
+  if (get.non2xx || get.errors) report.errors.push(`GET by id: ${get.non2xx} non-2xx, ${get.errors} errors`);
+
+  // (c) q + geo
+  log(`\n[c] GET /entities?type=WeatherObserved&q=temperature>5;relativeHumidity<80&georel=near;maxDistance==${MAX_DISTANCE_M}` +
+    `&geometry=Point&coordinates=[random], ${QUERIES} requests, sequential …`);
+  cpu = cpuMeter(withPg);
+  const q = await client.run<QuerySummary>({
+    cmd: 'query', base, requests: QUERIES, warmup: 20, concurrency: 1, maxDistance: MAX_DISTANCE_M, countSample: 30, seed: 7,
+  });
+  const qCpu = cpu();
+  report.query = {
+    requests: q.latencyMs.length,
+    p50Ms: percentile(q.latencyMs, 50),
+    p95Ms: percentile(q.latencyMs, 95),
+    p99Ms: percentile(q.latencyMs, 99),
+    meanMs: mean(q.latencyMs),
+    meanReturned: mean(q.returned),
+    meanMatching: mean(q.matching),
+    statuses: q.statuses,
+    firstError: q.firstError,
+    cpu: qCpu,
+    exampleUrl: q.url.replace(base, ''),
+  };
+  log(`  p50 ${fmt(report.query.p50Ms, 2)} ms, p95 ${fmt(report.query.p95Ms, 2)} ms, p99 ${fmt(report.query.p99Ms, 2)} ms;` +
+    ` mean ${fmt(report.query.meanReturned, 1)} returned (limit 20), ${fmt(report.query.meanMatching, 1)} matching (count=true)`);
+  log(`  statuses ${JSON.stringify(q.statuses)}; ${cpuText(qCpu)}`);
+  if (q.firstError) {
+    report.errors.push(`query: ${q.firstError}`);
+    log(`  ERROR ${q.firstError}`);
+  }
+
+  report.complete = true;
+  log(`\n(total ${fmt((performance.now() - t0) / 1000, 1)} s)`);
+}
+
+function judge(): void {
+  const t = report.targets;
+  const up = report.upsert;
+  t.push({
+    name: 'batch upsert (entities/s)',
+    target: `>= ${fmt(TARGETS.upsertPerSec)}`,
+    measured: up ? fmt(up.entitiesPerSec) : 'n/a',
+    pass: up ? up.entitiesPerSec >= TARGETS.upsertPerSec && !up.firstError : null,
+  });
+  const g = report.getById;
+  t.push({
+    name: 'GET by id / bare route',
+    target: `>= ${TARGETS.getRatio * 100}%`,
+    measured: g?.ratioToBare !== undefined ? `${fmt(g.ratioToBare * 100, 1)}%` : 'n/a',
+    pass: g?.ratioToBare !== undefined ? g.ratioToBare >= TARGETS.getRatio && g.non2xx === 0 : null,
+  });
+  const q = report.query;
+  t.push({
+    name: 'q + geo p95 (ms)',
+    target: `<= ${TARGETS.queryP95Ms}`,
+    measured: q ? fmt(q.p95Ms, 2) : 'n/a',
+    pass: q ? q.p95Ms <= TARGETS.queryP95Ms && !q.firstError : null,
+  });
+}
+
+function printSummary(): void {
+  const r = report;
+  const b = r.baselines;
+  const na = 'n/a';
+  const rows: string[][] = [['measure', 'result', 'detail']];
+  if (b.bareRoute) rows.push(['bare Fastify route', `${fmt(b.bareRoute.requestsPerSec)} req/s`, `p50 ${b.bareRoute.latencyMs.p50} ms, p99 ${b.bareRoute.latencyMs.p99} ms`]);
+  rows.push(['raw store load', b.rawLoad ? `${fmt(b.rawLoad.rowsPerSec)} rows/s` : na, b.rawLoad?.method ?? '']);
+  rows.push(['(a) batch upsert', r.upsert ? `${fmt(r.upsert.entitiesPerSec)} entities/s` : na,
+    r.upsert ? `${fmt(r.upsert.entities)} in ${fmt(r.upsert.seconds, 1)} s` + (r.upsert.rawLoadRatio ? `, ${fmt(r.upsert.rawLoadRatio * 100)}% of raw` : '') : '']);
+  rows.push(['(b) GET by id', r.getById ? `${fmt(r.getById.requestsPerSec)} req/s` : na,
+    r.getById ? `${fmt((r.getById.ratioToBare ?? NaN) * 100, 1)}% of bare, p50 ${r.getById.latencyMs.p50} ms, p99 ${r.getById.latencyMs.p99} ms` : '']);
+  rows.push(['(c) q + geo', r.query ? `p95 ${fmt(r.query.p95Ms, 2)} ms` : na,
+    r.query ? `p50 ${fmt(r.query.p50Ms, 2)}, p99 ${fmt(r.query.p99Ms, 2)} ms; ${fmt(r.query.meanReturned, 1)} returned, ${fmt(r.query.meanMatching, 1)} matching` : '']);
+  log('\n' + table(rows));
+  log('\n' + table([['target', 'wanted', 'measured', ''], ...r.targets.map((t) => [t.name, t.target, t.measured, t.pass === null ? '—' : t.pass ? 'PASS' : 'MISS'])]));
+  log(`\nmachine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, ${r.machine.platform}, Node ${r.machine.node}`);
+  log(`store:   ${r.store ? `${r.store.kind} — ${r.store.version}` : na}`);
+  if (r.errors.length) log(`errors:\n  ${r.errors.join('\n  ')}`);
+}
+
+function writeJson(): void {
+  try {
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const file = join(RESULTS_DIR, 'latest.json');
+    writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+    log(`results: ${file}`);
+  } catch (err) {
+    log(`could not write the results: ${(err as Error).message}`);
+  }
+}
+
+async function finish(code: number): Promise<never> {
+  judge();
+  printSummary();
+  writeJson();
+  await cleanup();
+  const strictMiss = process.env.BENCH_STRICT === '1' && report.targets.some((t) => t.pass === false);
+  process.exit(code || (strictMiss ? 1 : 0));
+}
+
+const watchdog = setTimeout(() => {
+  report.errors.push(`stopped by the watchdog after ${TIMEOUT_S} s`);
+  log(`\nwatchdog: the run took longer than ${TIMEOUT_S} s; stopping`);
+  void finish(1);
+}, TIMEOUT_S * 1000);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    report.errors.push(`interrupted (${signal})`);
+    void finish(130);
+  });
+}
+
+main()
+  .then(() => {
+    clearTimeout(watchdog);
+    return finish(0);
+  })
+  .catch((err: Error) => {
+    clearTimeout(watchdog);
+    report.errors.push(err.stack ?? String(err));
+    log(`\nbench failed: ${err.stack ?? err}`);
+    return finish(1);
+  });
