@@ -220,7 +220,7 @@ describe('q against the store', () => {
   test('user text reaches SQL only as parameters', () => {
     const params = new SqlParams();
     const sql = qToSql(parseQ('name=="x\'); DROP TABLE entities; --";a.b~=(?i)y'), { expand, params, attrsColumn: 'attrs' });
-    expect(sql).toBe('(attrs @? $1::jsonpath AND attrs @? $2::jsonpath)');
+    expect(sql).toBe('(attrs @? $1::jsonpath AND jsonb_path_exists(attrs, $2::jsonpath))');
     expect(params.values[0]).toContain('"x\'); DROP TABLE entities; --"');
   });
 });
@@ -256,20 +256,24 @@ describe('index use', () => {
     await db.query('ANALYZE entities');
   });
 
-  test.each([
-    'temperature==20',
-    'refPark==urn:ngsi-ld:Park:7',
-    'address[city]=="Berlin"',
-    'temperature.observedAt>2020-01-01T00:00:00Z',
-    'name~=^Sondrio',
-  ])('%s can use the GIN index on attrs', async (q) => {
+  const planOf = async (q: string): Promise<string> => {
     const params = new SqlParams();
     const where = qToSql(parseQ(q), { expand, params, attrsColumn: 'attrs' });
-    const plan = await db.transaction(async (tx) => {
+    return db.transaction(async (tx) => {
       await tx.query('SET LOCAL enable_seqscan = off');
       const { rows } = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT id FROM entities WHERE ${where}`, params.values);
       return rows.map((r) => r['QUERY PLAN']).join('\n');
     });
-    expect(plan).toMatch(/Bitmap Index Scan on entities_attrs/);
-  });
+  };
+
+  test.each(['temperature==20', 'refPark==urn:ngsi-ld:Park:7', 'address[city]=="Berlin"', 'temperature==1,2,3'])(
+    '%s can use the GIN index on attrs',
+    async (q) => expect(await planOf(q)).toMatch(/Bitmap Index Scan on entities_attrs/),
+  );
+
+  // the index cannot narrow these, so they must not lure the planner into a bitmap over every row
+  test.each(['temperature.observedAt>2020-01-01T00:00:00Z', 'name~=^Sondrio', 'temperature==1..5'])(
+    '%s is a filter, not a GIN index scan',
+    async (q) => expect(await planOf(q)).not.toMatch(/entities_attrs/),
+  );
 });

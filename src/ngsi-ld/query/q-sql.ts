@@ -44,15 +44,26 @@ export function qToSql(expr: QExpr, ctx: QSqlContext): string {
     }
     case 'compare':
     case 'pattern': {
-      const positive = matches(matchPath(expr, ctx.expand), ctx);
+      const positive = matches(matchPath(expr, ctx.expand), ctx, usesIndex(expr));
       const negated = expr.kind === 'pattern' ? expr.negated : expr.op === '!=';
       return negated ? `(${matches(existencePath(expr.path, ctx.expand), ctx)} AND NOT ${positive})` : positive;
     }
   }
 }
 
-const matches = (jsonpath: string, ctx: QSqlContext): string =>
-  `${ctx.attrsColumn} @? ${ctx.params.add(jsonpath)}::jsonpath`;
+/**
+ * `@?` lets the planner use the GIN (jsonb_path_ops) index; jsonb_path_exists does not. The index
+ * only narrows equality: for ranges and patterns it matches every row that has the attribute, yet
+ * the planner's fixed estimate for `@?` still picks it (measured at 100k rows: q+geo 18–27 ms with
+ * the bitmap, 10 ms without), so those are evaluated as a filter on rows other conditions found.
+ */
+const matches = (jsonpath: string, ctx: QSqlContext, indexable = true): string =>
+  indexable
+    ? `${ctx.attrsColumn} @? ${ctx.params.add(jsonpath)}::jsonpath`
+    : `jsonb_path_exists(${ctx.attrsColumn}, ${ctx.params.add(jsonpath)}::jsonpath)`;
+
+const usesIndex = (term: QComparison | QPattern): boolean =>
+  term.kind === 'compare' && (term.op === '==' || term.op === '!=') && term.operand.kind !== 'range';
 
 const isKind = (kind: AttributeKind): string => `@.type == ${jsonpathString(kind)}`;
 const ANY_KIND = `(${ATTRIBUTE_KINDS.map(isKind).join(' || ')})`;
