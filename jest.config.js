@@ -4,7 +4,8 @@ module.exports = {
   roots: ['<rootDir>/test'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
-  testTimeout: 60000,
+  testTimeout: 120000,
+  globalSetup: '<rootDir>/test/global-setup.ts',
   // Each file owns a store (PGlite instance or a PostgreSQL schema); two workers fit a 2-core machine.
   maxWorkers: 2,
 };

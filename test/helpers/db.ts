@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { openPglite, openPostgres, type Db } from '../../src/store/db';
 import { migrate } from '../../src/store/migrations';
@@ -7,7 +7,7 @@ import { migrate } from '../../src/store/migrations';
 /**
  * A migrated, empty store for one test file: a fresh schema on the PostgreSQL server named by
  * DATABASE_URL (CI), or else a PGlite instance started from a migrated template data folder
- * (creating PGlite + PostGIS from scratch takes ~10 s; loading the template ~3 s).
+ * (creating PGlite + PostGIS from scratch takes 10+ s; loading the template ~3 s).
  */
 export async function openTestDb(): Promise<Db> {
   const url = process.env.DATABASE_URL;
@@ -23,24 +23,30 @@ export async function openTestDb(): Promise<Db> {
       },
     });
   }
-  const db = await openPglite({ loadDataDir: await pgliteTemplate() });
+  await ensurePgliteTemplate();
+  const db = await openPglite({ loadDataDir: new Blob([readFileSync(templatePath())]) });
   await migrate(db);
   return db;
 }
 
-const TEMPLATE = join(__dirname, '..', '..', 'node_modules', '.cache', 'smartland', 'pglite-template.tar');
+// The template is keyed by the migrations' source, so a changed schema never loads a stale one.
+const templatePath = (): string => {
+  const migrations = readFileSync(join(__dirname, '..', '..', 'src', 'store', 'migrations.ts'));
+  const key = createHash('sha256').update(migrations).digest('hex').slice(0, 12);
+  return join(__dirname, '..', '..', 'node_modules', '.cache', 'smartland', `pglite-template-${key}.tar`);
+};
 
-async function pgliteTemplate(): Promise<Blob | undefined> {
-  if (!existsSync(TEMPLATE)) {
-    const db = await openPglite({});
-    await migrate(db);
-    const dump = (await (db as unknown as { dump: () => Promise<Blob> }).dump());
-    mkdirSync(join(TEMPLATE, '..'), { recursive: true });
-    // write to a temp name and rename: two workers may build it at once
-    const tmp = TEMPLATE + '.' + process.pid;
-    writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
-    require('node:fs').renameSync(tmp, TEMPLATE);
-    await db.close();
-  }
-  return new Blob([readFileSync(TEMPLATE)]);
+/** Builds the migrated PGlite template once (jest's globalSetup calls this before the workers start). */
+export async function ensurePgliteTemplate(): Promise<void> {
+  const path = templatePath();
+  if (existsSync(path)) return;
+  const db = await openPglite({});
+  await migrate(db);
+  const dump = await (db as unknown as { dump: () => Promise<Blob> }).dump();
+  mkdirSync(join(path, '..'), { recursive: true });
+  // write to a temp name and rename, so a reader never sees half a file
+  const tmp = `${path}.${process.pid}`;
+  writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
+  renameSync(tmp, path);
+  await db.close();
 }
