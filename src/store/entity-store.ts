@@ -1,33 +1,34 @@
 import type { Entity } from '../ngsi-ld/types';
 import type { Queryable } from './db';
-import { locationFromAttrsSql } from '../ngsi-ld/query/geo';
+import { geometrySql, locationFromAttrsSql, validateGeometry } from '../ngsi-ld/query/geo';
+import { LOCATION } from '../ngsi-ld/types';
 
 /**
  * Row-level access to the entities table. One statement per batch, never one per entity:
  * batches travel as one jsonb array parameter and are unpacked with jsonb_array_elements.
  */
 
-const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
-export const ENTITY_COLUMNS = `e.id, e.types, e.scopes,
-  to_char(e.created_at AT TIME ZONE 'UTC', ${ISO}) AS created_at,
-  to_char(e.modified_at AT TIME ZONE 'UTC', ${ISO}) AS modified_at,
-  e.attrs`;
+// Timestamps travel as timestamptz (pg and PGlite hand them over as Date) and are formatted here:
+// to_char on the server cost more than toISOString (both keep milliseconds, which is all we store).
+export const ENTITY_COLUMNS = `e.id, e.types, e.scopes, e.created_at, e.modified_at, e.attrs`;
 
 export interface EntityRow {
   id: string;
   types: string[];
   scopes: string[] | null;
-  created_at: string;
-  modified_at: string;
+  created_at: Date | string;
+  modified_at: Date | string;
   attrs: Entity['attrs'];
 }
+
+const iso = (t: Date | string): string => (typeof t === 'string' ? new Date(t).toISOString() : t.toISOString());
 
 export const rowToEntity = (r: EntityRow): Entity => ({
   id: r.id,
   type: r.types,
   ...(r.scopes && r.scopes.length ? { scope: r.scopes } : {}),
-  createdAt: r.created_at,
-  modifiedAt: r.modified_at,
+  createdAt: iso(r.created_at),
+  modifiedAt: iso(r.modified_at),
   attrs: r.attrs,
 });
 
@@ -50,18 +51,32 @@ export async function loadEntities(
   const { rows } = await tx.query<EntityRow>(
     `SELECT ${ENTITY_COLUMNS} FROM entities e WHERE e.tenant = $1 AND e.id = ANY($2::text[])${forUpdate ? ' FOR UPDATE' : ''}`,
     [tenant, ids],
+    // a named (prepared once per connection) statement: parsed and planned once, not per read
+    { name: forUpdate ? 'entities_by_ids_for_update' : 'entities_by_ids' },
   );
   return new Map(rows.map((r) => [r.id, rowToEntity(r)]));
 }
 
+/**
+ * The GeoJSON of the `location` column: the first instance of the location attribute when it is a
+ * GeoProperty with a valid geometry (what locationFromAttrsSql computes in SQL; parsing has already
+ * validated it, so checking here costs little and spares the server a jsonpath per row).
+ */
+function locationOf(e: Entity): unknown {
+  const first = e.attrs[LOCATION]?.[0];
+  return first?.type === 'GeoProperty' && validateGeometry(first.value) === undefined ? first.value : undefined;
+}
+
 const serialise = (entities: Entity[]): string =>
   JSON.stringify(
-    entities.map((e) => ({ id: e.id, type: e.type, scope: e.scope ?? null, createdAt: e.createdAt, modifiedAt: e.modifiedAt, attrs: e.attrs })),
+    entities.map((e) => ({
+      id: e.id, type: e.type, scope: e.scope ?? null, createdAt: e.createdAt, modifiedAt: e.modifiedAt, attrs: e.attrs, loc: locationOf(e),
+    })),
   );
 
 const ROWS_FROM_JSON = `SELECT $1::text, x->>'id', ARRAY(SELECT jsonb_array_elements_text(x->'type')),
     CASE WHEN jsonb_typeof(x->'scope') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(x->'scope')) END,
-    (x->>'createdAt')::timestamptz, (x->>'modifiedAt')::timestamptz, x->'attrs', ${locationFromAttrsSql("x->'attrs'")}
+    (x->>'createdAt')::timestamptz, (x->>'modifiedAt')::timestamptz, x->'attrs', ${geometrySql("x->'loc'")}
   FROM jsonb_array_elements($2::jsonb) AS x`;
 
 const INSERT = `INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs, location)`;

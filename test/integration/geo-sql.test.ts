@@ -203,8 +203,8 @@ describe('the indexes can serve the queries', () => {
       return rows.map((r) => r['QUERY PLAN']).join('\n');
     });
   }
-  test('near;maxDistance uses the geography index', async () => {
-    expect(await plan(near('near;maxDistance==1000'))).toContain('entities_location_geog');
+  test('near;maxDistance uses the geometry index (with a lon/lat box)', async () => {
+    expect(await plan(near('near;maxDistance==1000'))).toMatch(/entities_location\b/);
   });
   test.each(['within', 'contains', 'intersects', 'overlaps', 'equals'])('%s uses the geometry index', async (georel) => {
     expect(await plan(rel(georel, NORTH_BOX))).toMatch(/entities_location\b(?!_geog)/);

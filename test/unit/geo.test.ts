@@ -4,6 +4,7 @@ import { SqlParams } from '../../src/store/sql';
 import {
   MAX_POSITIONS,
   geoQueryToSql,
+  nearBox,
   parseGeoQuery,
   validateGeometry,
   type GeoQueryInput,
@@ -307,8 +308,10 @@ describe('geoQueryToSql', () => {
     const q = parseGeoQuery({ georel: 'near;maxDistance==1000;minDistance==10', geometry: 'Point', coordinates: '[9.85,46.26]' }, expand)!;
     const params = new SqlParams(['tenant']);
     const sql = geoQueryToSql(q, { params, locationColumn: 'e.location', attrsColumn: 'e.attrs' });
-    expect(params.values).toEqual(['tenant', '{"type":"Point","coordinates":[9.85,46.26]}', 1000, 10]);
+    expect(params.values.slice(0, 4)).toEqual(['tenant', '{"type":"Point","coordinates":[9.85,46.26]}', 1000, 10]);
+    expect(params.values[4]).toEqual(nearBox({ type: 'Point', coordinates: [9.85, 46.26] }, 1000));
     expect(sql).toContain('ST_DWithin((e.location)::geography,');
+    expect(sql).toContain('e.location && ST_MakeEnvelope(');
     expect(sql).not.toContain('9.85');
     expect(sql).not.toContain('e.attrs');
   });
@@ -324,5 +327,32 @@ describe('geoQueryToSql', () => {
     ]);
     expect(sql).not.toContain("it's");
     expect(sql).not.toContain('e.location');
+  });
+});
+
+describe('nearBox', () => {
+  // a point at `metres` from (lon, lat) in direction `bearing`, on a sphere slightly larger than the spheroid
+  const destination = (lon: number, lat: number, metres: number, bearing: number): [number, number] => {
+    const R = 6_378_137 * 1.0001;
+    const d = metres / R;
+    const [p1, l1, b] = [(lat * Math.PI) / 180, (lon * Math.PI) / 180, (bearing * Math.PI) / 180];
+    const p2 = Math.asin(Math.sin(p1) * Math.cos(d) + Math.cos(p1) * Math.sin(d) * Math.cos(b));
+    const l2 = l1 + Math.atan2(Math.sin(b) * Math.sin(d) * Math.cos(p1), Math.cos(d) - Math.sin(p1) * Math.sin(p2));
+    return [(l2 * 180) / Math.PI, (p2 * 180) / Math.PI];
+  };
+  test.each([[9.85, 46.26, 500], [0, 0, 10_000], [-70, -60, 100_000], [170, 80, 50_000]])(
+    'holds every point within the distance of (%d, %d), %d m',
+    (lon, lat, metres) => {
+      const box = nearBox({ type: 'Point', coordinates: [lon, lat] }, metres)!;
+      for (let bearing = 0; bearing < 360; bearing += 5) {
+        const [x, y] = destination(lon, lat, metres, bearing);
+        expect(x >= box[0] && x <= box[2] && y >= box[1] && y <= box[3]).toBe(true);
+      }
+      expect(box[2] - box[0]).toBeLessThan(((metres / 111_000) * 4) / Math.cos((Math.abs(lat) * Math.PI) / 180) + 1e-6);
+    },
+  );
+  test('no box near a pole or across the antimeridian', () => {
+    expect(nearBox({ type: 'Point', coordinates: [0, 88.999] }, 1000)).toBeUndefined();
+    expect(nearBox({ type: 'Point', coordinates: [179.999, 0] }, 1000)).toBeUndefined();
   });
 });

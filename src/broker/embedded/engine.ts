@@ -5,7 +5,7 @@ import {
   ENTITY_COLUMNS, rowToEntity, type EntityRow,
 } from '../../store/entity-store';
 import { alreadyExists, badRequestData, notFound, NgsiError } from '../../ngsi-ld/errors';
-import type { Attributes, AttributeInstance, Entity } from '../../ngsi-ld/types';
+import { LOCATION, type Attributes, type AttributeInstance, type Entity } from '../../ngsi-ld/types';
 import {
   stampNew, appendAttributes, updateAttributes, partialUpdateAttribute, replaceAttribute,
   deleteAttribute, mergeEntity, replaceEntity, upsertEntity,
@@ -40,7 +40,11 @@ export class EmbeddedBroker implements ContextBroker {
   /** tenants are never deleted, so remembering that one exists cannot go stale */
   private readonly knownTenants = new Set<string>(['']);
 
-  constructor(private readonly db: Db) {}
+  private readonly reads: ByIdReader;
+
+  constructor(private readonly db: Db) {
+    this.reads = new ByIdReader(db);
+  }
 
   async tenantExists(tenant: string): Promise<boolean> {
     if (this.knownTenants.has(tenant)) return true;
@@ -82,7 +86,7 @@ export class EmbeddedBroker implements ContextBroker {
   }
 
   async getEntity(tenant: string, id: string): Promise<Entity> {
-    const e = (await loadEntities(this.db, tenant, [id], false)).get(id);
+    const e = await this.reads.get(tenant, id);
     if (!e) throw entityNotFound(id);
     return e;
   }
@@ -207,7 +211,11 @@ export class EmbeddedBroker implements ContextBroker {
   async queryEntities(tenant: string, query: EntityQuery): Promise<QueryResult> {
     const params = new SqlParams([tenant]);
     const where = ['e.tenant = $1'];
-    const selectors = query.selectors.map((s) => selectorToSql(s, params)).filter(Boolean);
+    // With a geo-query on the location column the GiST index finds few rows; a type that most
+    // entities have would only add a costly bitmap of the types index (BitmapAnd), so the types are
+    // then checked as a filter (measured at 100k rows, 70 % one type: 24-27 ms -> 9 ms).
+    const typesAsFilter = query.geo?.geoproperty === LOCATION;
+    const selectors = query.selectors.map((s) => selectorToSql(s, params, typesAsFilter)).filter(Boolean);
     if (selectors.length) where.push(selectors.length === 1 ? selectors[0] : `(${selectors.join(' OR ')})`);
     if (query.attrs) where.push(`e.attrs ?| ${params.add(query.attrs)}::text[]`);
     if (query.q) where.push(qToSql(query.q, { expand: query.expand, params, attrsColumn: 'e.attrs' }));
@@ -264,9 +272,65 @@ export class EmbeddedBroker implements ContextBroker {
   }
 }
 
-function selectorToSql(s: EntitySelector, params: SqlParams): string {
+/**
+ * Reads entities by id for GET /entities/{id}. At most MAX_IN_FLIGHT lookups run at a time; ids
+ * requested meanwhile are queued and fetched together, in one statement, when one returns. Not a
+ * cache: every id is read by a statement sent after it was requested, so a read never returns
+ * older state than a write that committed before it. Under load this turns n PostgreSQL round
+ * trips into one; without load nothing waits.
+ */
+class ByIdReader {
+  private static readonly MAX_IN_FLIGHT = 2;
+  private static readonly MAX_BATCH = 200;
+  private inFlight = 0;
+  /** tenant → id → callers waiting for it */
+  private readonly queued = new Map<string, Map<string, { resolve: (e: Entity | undefined) => void; reject: (err: unknown) => void }[]>>();
+
+  constructor(private readonly db: Queryable) {}
+
+  get(tenant: string, id: string): Promise<Entity | undefined> {
+    return new Promise((resolve, reject) => {
+      let ids = this.queued.get(tenant);
+      if (!ids) this.queued.set(tenant, (ids = new Map()));
+      const waiting = ids.get(id);
+      if (waiting) waiting.push({ resolve, reject });
+      else ids.set(id, [{ resolve, reject }]);
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < ByIdReader.MAX_IN_FLIGHT && this.queued.size > 0) {
+      const [tenant, ids] = this.queued.entries().next().value!;
+      const batch = new Map<string, { resolve: (e: Entity | undefined) => void; reject: (err: unknown) => void }[]>();
+      for (const [id, waiting] of ids) {
+        if (batch.size >= ByIdReader.MAX_BATCH) break;
+        batch.set(id, waiting);
+        ids.delete(id);
+      }
+      if (ids.size === 0) this.queued.delete(tenant);
+      this.inFlight++;
+      loadEntities(this.db, tenant, [...batch.keys()], false)
+        .then(
+          (found) => {
+            for (const [id, waiting] of batch) for (const w of waiting) w.resolve(found.get(id));
+          },
+          (err: unknown) => {
+            for (const waiting of batch.values()) for (const w of waiting) w.reject(err);
+          },
+        )
+        .finally(() => {
+          this.inFlight--;
+          this.pump();
+        });
+    }
+  }
+}
+
+function selectorToSql(s: EntitySelector, params: SqlParams, typesAsFilter = false): string {
   const parts: string[] = [];
-  if (s.types) parts.push(typeExprToSql(s.types, params, 'e.types'));
+  // `(…) IS TRUE` is the same test (WHERE drops NULL as it drops false) that no index can serve
+  if (s.types) parts.push(typesAsFilter ? `(${typeExprToSql(s.types, params, 'e.types')}) IS TRUE` : typeExprToSql(s.types, params, 'e.types'));
   if (s.ids) parts.push(`e.id = ANY(${params.add(s.ids)}::text[])`);
   if (s.idPattern) parts.push(`e.id ~ ${params.add(s.idPattern)}`);
   return parts.length > 1 ? `(${parts.join(' AND ')})` : parts[0] ?? '';

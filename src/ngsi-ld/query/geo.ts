@@ -341,10 +341,38 @@ export function geoQueryToSql(
   ctx: { params: SqlParams; locationColumn: string; attrsColumn: string },
 ): string {
   const reference = geometrySql(ctx.params.add(JSON.stringify(q.geometry)));
-  if (q.geoproperty === LOCATION) return `(${relationSql(q, ctx.locationColumn, reference, ctx.params)})`;
+  if (q.geoproperty === LOCATION) {
+    const relation = relationSql(q, ctx.locationColumn, reference, ctx.params);
+    const box = q.georel === 'near' && q.maxDistance !== undefined ? nearBox(q.geometry, q.maxDistance) : undefined;
+    if (!box) return `(${relation})`;
+    // the GiST index on the geometry column serves `&&` with a lon/lat box around the circle
+    const b = ctx.params.add(box);
+    return `(${ctx.locationColumn} && ST_MakeEnvelope((${b}::float8[])[1], (${b}::float8[])[2], (${b}::float8[])[3], (${b}::float8[])[4], 4326) AND ${relation})`;
+  }
   const attrs = ctx.attrsColumn;
   const hasGeoProperty = `${attrs} @> ${ctx.params.add(JSON.stringify({ [q.geoproperty]: [{ type: 'GeoProperty' }] }))}::jsonb`;
   const values = jsonPathSql('jsonb_path_query', `${attrs} -> ${ctx.params.add(q.geoproperty)}::text`, GEO_VALUES_PATH);
   const instanceMatches = relationSql(q, geometrySql('geo_value.v'), reference, ctx.params);
   return `(${hasGeoProperty} AND EXISTS (SELECT 1 FROM ${values} AS geo_value(v) WHERE ${instanceMatches}))`;
+}
+
+/**
+ * A lon/lat box [xmin, ymin, xmax, ymax] that holds every point within `metres` (on the WGS84
+ * spheroid) of a Point, with a margin; undefined when the box would not narrow anything (near a
+ * pole, across the antimeridian). Metres per degree are taken at their smallest: 110,574 m per
+ * degree of latitude (at the equator) and 111,319.49·cos(φ) m per degree of longitude at the
+ * latitude φ of the box edge farthest from the equator (the spheroid's is never smaller).
+ */
+export function nearBox(reference: GeoJsonGeometry, metres: number): number[] | undefined {
+  if (reference.type !== 'Point') return undefined;
+  const [lon, lat] = reference.coordinates;
+  const margin = 1.01;
+  const dLat = (metres / 110_574) * margin + 1e-9;
+  const south = lat - dLat;
+  const north = lat + dLat;
+  if (south <= -89 || north >= 89) return undefined;
+  const farthest = Math.max(Math.abs(south), Math.abs(north));
+  const dLon = (metres / (111_319.49 * Math.cos((farthest * Math.PI) / 180))) * margin + 1e-9;
+  if (lon - dLon < -180 || lon + dLon > 180) return undefined;
+  return [lon - dLon, south, lon + dLon, north];
 }
