@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config';
 import type { Db } from './store/db';
-import errors from './plugins/errors';
+import errors, { sendProblem } from './plugins/errors';
 import store from './plugins/store';
 import ngsiLd from './plugins/ngsi-ld';
 import entityRoutes from './routes/entities';
@@ -21,6 +21,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     bodyLimit: config.bodyLimit,
     // NGSI-LD ids are URIs with ':' and '/', percent-encoded in paths
     routerOptions: { maxParamLength: 1024 },
+    // router errors (bad %-escapes, too long parameters) as problem details too
+    frameworkErrors: sendProblem,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   });
   await app.register(errors);

@@ -70,3 +70,25 @@ export function assertJsonDepth(value: unknown, maxDepth: number): void {
     }
   }
 }
+
+/**
+ * PostgreSQL text and jsonb cannot hold U+0000 nor unpaired UTF-16 surrogates (`"\ud800"`): such
+ * a string would fail deep in a write or a query. Request bodies and parameters are checked up front.
+ */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+export const isStorableText = (s: string): boolean => !UNSTORABLE.test(s);
+
+/** Fails when a string or member name anywhere in a parsed JSON value is not storable text. */
+export function assertStorableText(value: unknown, where: string): void {
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (!isStorableText(v)) throw badRequestData(`${where} contains U+0000 or an unpaired surrogate, which cannot be stored`);
+    } else if (v !== null && typeof v === 'object') {
+      if (Array.isArray(v)) for (const item of v) stack.push(item);
+      else for (const [k, child] of Object.entries(v)) stack.push(k, child);
+    }
+  }
+}

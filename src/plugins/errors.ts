@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { NgsiError, badRequestData, type ProblemType } from '../ngsi-ld/errors';
 
 /**
@@ -29,17 +29,23 @@ function toNgsiError(err: FastifyError): NgsiError | undefined {
   return undefined;
 }
 
+/**
+ * Answers an error as problem details. Also Fastify's `frameworkErrors` (app.ts): errors the router
+ * raises before any route or error handler runs (malformed %-escapes, over-long path parameters).
+ */
+export function sendProblem(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const ngsi = toNgsiError(err) ?? new NgsiError('InternalError', 500, 'internal error');
+  if (ngsi.status >= 500) request.log.error({ err }, 'request failed');
+  const accept = request.headers.accept ?? '';
+  const type = accept.includes('application/json') && !accept.includes('application/problem+json')
+    ? 'application/json'
+    : 'application/problem+json';
+  reply.code(ngsi.status).headers(ngsi.headers).type(type).send(ngsi.toProblem());
+}
+
 export default fp(
   async (app: FastifyInstance) => {
-    app.setErrorHandler((err: FastifyError, request, reply) => {
-      const ngsi = toNgsiError(err) ?? new NgsiError('InternalError', 500, 'internal error');
-      if (ngsi.status >= 500) request.log.error({ err }, 'request failed');
-      const accept = request.headers.accept ?? '';
-      const type = accept.includes('application/json') && !accept.includes('application/problem+json')
-        ? 'application/json'
-        : 'application/problem+json';
-      reply.code(ngsi.status).headers(ngsi.headers).type(type).send(ngsi.toProblem());
-    });
+    app.setErrorHandler(sendProblem);
     app.setNotFoundHandler((request, reply) => {
       reply
         .code(404)

@@ -7,7 +7,7 @@ import { ContextResolver } from '../ngsi-ld/context/resolver';
 import { SqlContextStore } from '../store/context-store';
 import type { ContextStore } from '../ngsi-ld/context/registry';
 import { badRequestData } from '../ngsi-ld/errors';
-import { assertJsonDepth, tenantOf, JSON_TYPE, JSONLD_TYPE, MERGE_PATCH_TYPE, GEOJSON_TYPE } from '../ngsi-ld/http';
+import { assertJsonDepth, assertStorableText, tenantOf, JSON_TYPE, JSONLD_TYPE, MERGE_PATCH_TYPE, GEOJSON_TYPE } from '../ngsi-ld/http';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -43,6 +43,7 @@ export default fp(
         }
         try {
           assertJsonDepth(parsed, config.maxJsonDepth);
+          assertStorableText(parsed, 'the JSON body');
         } catch (err) {
           return done(err as Error);
         }
@@ -61,6 +62,11 @@ export default fp(
     app.decorateRequest('tenant', '');
     app.addHook('onRequest', async (request) => {
       request.tenant = tenantOf(request.headers['ngsild-tenant']);
+    });
+    // query parameters and path parameters end up in SQL parameters too
+    app.addHook('preValidation', async (request) => {
+      assertStorableText(request.params, 'a path parameter');
+      assertStorableText(request.query, 'a query parameter');
     });
   },
   { name: 'ngsi-ld', dependencies: ['store', 'errors'] },

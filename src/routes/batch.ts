@@ -5,7 +5,7 @@ import { JSONLD_TYPE, mediaType } from '../ngsi-ld/http';
 import type { Entity } from '../ngsi-ld/types';
 import type { TermMap } from '../ngsi-ld/context/types';
 import type { BatchResult } from '../broker/context-broker';
-import { assertTenantExists, bodyContext, entityIdParam, hasBody, parseOptions, requestTermMap } from './support';
+import { assertTenantExists, bodyContext, checkBodyType, entityIdParam, hasBody, parseOptions, requestTermMap } from './support';
 import { buildEntityQuery, sendQueryResult, type QueryInput } from './entities';
 import * as S from './schemas';
 
@@ -56,6 +56,7 @@ function sendBatch(reply: FastifyReply, result: BatchResult, onSuccess: () => Fa
 }
 
 const routes = async (app: FastifyInstance) => {
+  app.addHook('preValidation', checkBodyType);
   const schema = { body: S.arrayBody, response: S.batchResultResponses };
 
   app.post('/entityOperations/create', { schema }, async (request, reply) => {

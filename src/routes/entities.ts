@@ -12,7 +12,7 @@ import { GEOJSON_TYPE, JSON_TYPE, JSONLD_TYPE, MERGE_PATCH_TYPE } from '../ngsi-
 import type { TermMap } from '../ngsi-ld/context/types';
 import type { EntityQuery, EntitySelector, QueryResult } from '../broker/context-broker';
 import {
-  assertTenantExists, assertWritableType, entityIdParam, hasBody, parseOptions, prepareReply, representation,
+  assertTenantExists, checkBodyType, entityIdParam, hasBody, parseOptions, prepareReply, representation,
   requestTermMap, responseType,
 } from './support';
 import * as S from './schemas';
@@ -117,7 +117,7 @@ export function sendQueryResult(
 }
 
 const routes = async (app: FastifyInstance) => {
-  const writeTypes = [JSON_TYPE, JSONLD_TYPE];
+  app.addHook('preValidation', checkBodyType);
 
   app.post('/entities', { schema: { body: S.objectBody, response: S.noContentResponses } }, async (request, reply) => {
     const tm = await requestTermMap(app, request, request.body);
@@ -171,9 +171,11 @@ const routes = async (app: FastifyInstance) => {
 
   app.patch<{ Params: { entityId: string } }>(
     '/entities/:entityId',
-    { schema: { params: S.entityParams, body: S.objectBody, response: S.noContentResponses } },
+    {
+      schema: { params: S.entityParams, body: S.objectBody, response: S.noContentResponses },
+      config: { bodyTypes: [JSON_TYPE, JSONLD_TYPE, MERGE_PATCH_TYPE] },
+    },
     async (request, reply) => {
-      assertWritableType(request, [JSON_TYPE, JSONLD_TYPE, MERGE_PATCH_TYPE]);
       const id = entityIdParam(request.params.entityId);
       const tm = await requestTermMap(app, request, request.body);
       const body = request.body as Record<string, unknown>;
@@ -215,7 +217,6 @@ const routes = async (app: FastifyInstance) => {
     '/entities/:entityId/attrs',
     { schema: { params: S.entityParams, body: S.objectBody, response: S.updateResultResponses } },
     async (request, reply) => {
-      assertWritableType(request, writeTypes);
       const id = entityIdParam(request.params.entityId);
       const tm = await requestTermMap(app, request, request.body);
       const attrs = parseAttributes(request.body, tm);
@@ -228,7 +229,6 @@ const routes = async (app: FastifyInstance) => {
   type AttrRequest = { Params: { entityId: string; attrId: string }; Querystring: { datasetId?: string; deleteAll?: boolean } };
 
   app.patch<AttrRequest>('/entities/:entityId/attrs/:attrId', { schema: { ...attrRoute, body: S.objectBody, response: S.noContentResponses } }, async (request, reply) => {
-    assertWritableType(request, writeTypes);
     const id = entityIdParam(request.params.entityId);
     const tm = await requestTermMap(app, request, request.body);
     const attr = tm.expand(request.params.attrId);

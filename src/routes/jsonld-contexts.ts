@@ -1,13 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { addContext, listContexts, getContext, deleteContext } from '../ngsi-ld/context/registry';
 import { JSON_TYPE, JSONLD_TYPE } from '../ngsi-ld/http';
-import { assertWritableType } from './support';
+import { checkBodyType } from './support';
 
 /** @context management (spec 5.13): clients register contexts that the service then serves. */
 const baseUrl = (app: FastifyInstance, request: FastifyRequest): string =>
   app.config.publicUrl ?? `${request.protocol}://${request.headers.host ?? 'localhost'}`;
 
 const routes = async (app: FastifyInstance) => {
+  app.addHook('preValidation', checkBodyType);
   app.get<{ Querystring: { details?: boolean; kind?: string } }>(
     '/jsonldContexts',
     {
@@ -37,7 +38,6 @@ const routes = async (app: FastifyInstance) => {
   );
 
   app.post('/jsonldContexts', { schema: { body: { type: 'object' } } }, async (request, reply) => {
-    assertWritableType(request, [JSON_TYPE, JSONLD_TYPE]);
     const stored = await addContext(app.contextStore, request.body, baseUrl(app, request));
     return reply.code(201).header('Location', stored.url).send();
   });

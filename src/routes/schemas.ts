@@ -84,8 +84,9 @@ export const entityQuery = {
     geoproperty: { type: 'string', maxLength: 1024 },
     geometryProperty: { type: 'string', maxLength: 1024 },
     lang: { type: 'string', maxLength: 64 },
-    limit: { type: 'integer', minimum: 0 },
-    offset: { type: 'integer', minimum: 0 },
+    // bounded so that the numbers fit PostgreSQL's bigint LIMIT/OFFSET (and stay exact in JS)
+    limit: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    offset: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
     count: { type: 'boolean' },
     options: { type: 'string', maxLength: 256 },
     format: { type: 'string', maxLength: 32 },

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TermMap } from '../ngsi-ld/context/types';
 import { linkHeaderContext, coreContextUrl } from '../ngsi-ld/context/resolver';
 import { badRequestData, nonexistentTenant, NgsiError } from '../ngsi-ld/errors';
-import { contextLinkHeader, mediaType, negotiate, JSONLD_TYPE, type ResponseType } from '../ngsi-ld/http';
+import { contextLinkHeader, mediaType, negotiate, JSON_TYPE, JSONLD_TYPE, type ResponseType } from '../ngsi-ld/http';
 import type { Format } from '../ngsi-ld/types';
 import { isUri } from '../ngsi-ld/entity/parse';
 
@@ -86,6 +86,27 @@ export const responseType = (request: FastifyRequest, offered: readonly Response
 export function assertWritableType(request: FastifyRequest, allowed: readonly string[]): void {
   const type = mediaType(request.headers['content-type']);
   if (!type || !allowed.includes(type)) {
-    throw new NgsiError('InvalidRequest', 415, `Content-Type must be one of ${allowed.join(', ')}`, { 'Accept-Patch': allowed.join(', ') });
+    const headers: Record<string, string> = request.method === 'PATCH' ? { 'Accept-Patch': allowed.join(', ') } : {};
+    throw new NgsiError('InvalidRequest', 415, `Content-Type must be one of ${allowed.join(', ')}`, headers);
   }
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** request body media types the route takes; default: BODY_TYPES */
+    bodyTypes?: readonly string[];
+  }
+}
+
+/**
+ * Every JSON-family type has a body parser (app-wide), but an operation takes only some of them:
+ * application/json and application/ld+json, plus application/merge-patch+json where a route's
+ * `config.bodyTypes` says so (PATCH /entities/{id}). Route plugins register this as a
+ * preValidation hook, so that every route with a body is covered (415 before any other check).
+ */
+export const BODY_TYPES: readonly string[] = [JSON_TYPE, JSONLD_TYPE];
+
+export async function checkBodyType(request: FastifyRequest): Promise<void> {
+  if (request.body === undefined) return;
+  assertWritableType(request, request.routeOptions.config.bodyTypes ?? BODY_TYPES);
 }

@@ -424,10 +424,15 @@ function parseLanguageMap(v: unknown, where: string): Record<string, string | st
   return v as Record<string, string | string[]>;
 }
 
-/** Bounds a JSON value: nesting depth and string lengths. */
+/**
+ * Bounds a JSON value: nesting depth and string lengths. Numbers must be finite: JSON.parse reads
+ * an out-of-range literal such as 1e999 as Infinity, which would be stored as null.
+ */
 function checkJson(v: unknown, where: string, depth = 0): void {
   if (depth > LIMITS.valueDepth) fail(where, `must not nest deeper than ${LIMITS.valueDepth} levels`);
-  if (typeof v === 'string') {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) fail(where, 'numbers must be within the range of a double (e.g. not 1e999)');
+  } else if (typeof v === 'string') {
     if (v.length > LIMITS.stringLength) fail(where, `strings must not be longer than ${LIMITS.stringLength} characters`);
   } else if (typeof v === 'object' && v !== null) {
     for (const item of Array.isArray(v) ? v : Object.values(v)) checkJson(item, where, depth + 1);

@@ -13,7 +13,8 @@
  * index key, and so is the type guard, so even `>`, ranges and regexes are narrowed by the index
  * to the entities that have the attribute.
  *
- * Value semantics (spec 4.9): Property → value, Relationship → object, LanguageProperty → any
+ * Value semantics (spec 4.9): Property → value (or the @value of a JSON-LD value object such as
+ * {"@type": "DateTime", "@value": …}), Relationship → object, LanguageProperty → any
  * languageMap string, VocabProperty → vocab (compared with the literal and its expansion),
  * JsonProperty → json, ListProperty → valueList items, ListRelationship → objectList objects;
  * an array matches when any of its elements does. Relationships and VocabProperties only take
@@ -93,6 +94,8 @@ function valueSources(keys: string[]): ValueSource[] {
   if (keys.length === 0) {
     return [
       source('Property', '@.value'),
+      // a JSON-LD value object ({"@type": "DateTime", "@value": "…"}, clause 4.6.3) compares by its @value
+      source('Property', '@.value."@value"'),
       source('LanguageProperty', '@.languageMap', true, '@.languageMap.*[*]'),
       source('JsonProperty', '@.json'),
       source('ListProperty', '@.valueList'),

@@ -24,7 +24,8 @@
  *
  * Values: unquoted tokens end at ';', '|', ',', '(', ')', '"', whitespace or '..' (so a URI that
  * contains '..' must be quoted). Unquoted tokens that are not numbers, booleans or ISO 8601
- * date-times/dates/times are strings (URIs such as `urn:ngsi-ld:Park:1`, or plain words).
+ * date-times/dates/times are strings (URIs such as `urn:ngsi-ld:Park:1`, or plain words); one that
+ * starts with an operator character (=, !, <, >, ~) is refused as a mistyped operator (`a===1`).
  * In quoted strings `\"` is a quote and `\\` a backslash; any other backslash is kept as is, so
  * quoted regexes keep their escapes.
  *
@@ -292,6 +293,8 @@ function parseValue(c: Cursor): QValue {
   while (!c.atEnd && !UNQUOTED_END.test(c.peek()) && !c.lookingAt('..')) c.pos++;
   const token = c.input.slice(start, c.pos);
   if (!token) c.fail('a value (number, "string", true, false, date-time or URI)');
+  // `a===1`, `a>=<1`: an operator character cannot start an unquoted value (quote it if meant)
+  if (/^[=!<>~]/.test(token)) c.fail('a value (number, "string", true, false, date-time or URI), not an operator', start);
   if (token === 'true' || token === 'false') return { type: 'boolean', value: token === 'true' };
   if (NUMBER.test(token)) {
     const value = Number(token);
