@@ -8,11 +8,13 @@
  *   - for a rejected (4xx) write: the entities table is byte-for-byte what it was before.
  * At the end every stored row must still be well-formed and renderable.
  *
- * Deterministic: every request is generated from mulberry32(seed, iteration), independent of the
+ * Deterministic: every request is generated from prng(seed, iteration), independent of the
  * answers. Reproduce with FUZZ_SEED=<seed> (printed on failure); scale with FUZZ_ITERATIONS.
  */
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { openTestApp, CORE_V18, linkHeader } from '../helpers/app';
+// the same seedable PRNG (mulberry32) the benchmark data uses
+import { prng } from '../../bench/data';
 
 const SEED = (Number(process.env.FUZZ_SEED ?? 0x5eed) >>> 0) || 1;
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 3000);
@@ -27,21 +29,11 @@ const VALUE_MEMBER: Record<string, string> = {
 // ---------------------------------------------------------------------------------------------
 // PRNG
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Rng {
   private readonly next: () => number;
   constructor(seed: number) {
-    this.next = mulberry32(seed);
+    this.next = prng(seed);
   }
   float(): number {
     return this.next();

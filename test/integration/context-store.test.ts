@@ -5,7 +5,7 @@ import type { Db } from '../../src/store/db';
 import { SqlContextStore } from '../../src/store/context-store';
 import { ContextResolver } from '../../src/ngsi-ld/context/resolver';
 import { addContext, deleteContext, getContext, listContexts, type ContextMetadata, type StoredContext } from '../../src/ngsi-ld/context/registry';
-import { NgsiError } from '../../src/ngsi-ld/errors';
+import { failure } from '../helpers/errors';
 
 let db: Db;
 let store: SqlContextStore;
@@ -34,15 +34,6 @@ beforeEach(() => db.query('DELETE FROM jsonld_contexts'));
 const resolver = () => new ContextResolver({ coreVersion: 'v1.8', allowHosts: [new URL(origin).host], store });
 const BASE = 'http://broker.example:1026';
 
-async function failure(p: Promise<unknown>): Promise<NgsiError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(NgsiError);
-    return err as NgsiError;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('SqlContextStore', () => {
   const sample = (over: Partial<StoredContext> = {}): StoredContext => ({

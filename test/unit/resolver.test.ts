@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ContextResolver, coreContextUrl, linkHeaderContext } from '../../src/ngsi-ld/context/resolver';
-import { NgsiError } from '../../src/ngsi-ld/errors';
 import { MemoryContextStore, CORE_V18, CORE_GENERIC, CORE_V16 } from '../fixtures/contexts';
+import { failure } from '../helpers/errors';
 
 const REL = 'http://www.w3.org/ns/json-ld#context';
 
@@ -63,15 +63,6 @@ beforeEach(() => requests.clear());
 const resolverWith = (opts: Partial<ConstructorParameters<typeof ContextResolver>[0]> = {}) =>
   new ContextResolver({ coreVersion: 'v1.8', allowHosts: [`127.0.0.1:${port}`], store: new MemoryContextStore(), ...opts });
 
-async function failure(p: Promise<unknown>): Promise<NgsiError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(NgsiError);
-    return err as NgsiError;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('linkHeaderContext', () => {
   test.each<[string | undefined, string | undefined]>([
