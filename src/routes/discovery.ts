@@ -14,7 +14,7 @@ const routes = async (app: FastifyInstance) => {
     const tm = await requestTermMap(app, request);
     const type = responseType(request, [JSON_TYPE, JSONLD_TYPE]);
     await assertTenantExists(app, request.tenant);
-    prepareReply(reply, type, tm, app.config.coreContext);
+    await prepareReply(app, request, reply, type, tm);
     return { tm, ctx: type === JSONLD_TYPE ? { '@context': tm.context } : {} };
   };
 

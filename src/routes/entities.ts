@@ -95,7 +95,7 @@ function parseSelector(sel: { id?: string; idPattern?: string; type?: string }, 
 }
 
 /** Renders a query result in the negotiated representation, with the count header. */
-export function sendQueryResult(
+export async function sendQueryResult(
   app: FastifyInstance,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -107,7 +107,7 @@ export function sendQueryResult(
   const { format, sysAttrs } = representation(input);
   const projection = parseProjection({ attrs: input.attrs, pick: input.pick, omit: input.omit }, tm);
   const opts = { format, sysAttrs, projection, lang: input.lang, includeContext: type === JSONLD_TYPE ? tm.context : undefined };
-  prepareReply(reply, type, tm, app.config.coreContext);
+  await prepareReply(app, request, reply, type, tm);
   if (result.count !== undefined) reply.header('NGSILD-Results-Count', String(result.count));
   if (type === GEOJSON_TYPE) {
     const geometryProperty = input.geometryProperty ? tm.expand(input.geometryProperty) : undefined;
@@ -146,7 +146,7 @@ const routes = async (app: FastifyInstance) => {
       await assertTenantExists(app, request.tenant);
       const entity = await app.broker.getEntity(request.tenant, id);
       const opts = { format, sysAttrs, projection, lang: request.query.lang, includeContext: type === JSONLD_TYPE ? tm.context : undefined };
-      prepareReply(reply, type, tm, app.config.coreContext);
+      await prepareReply(app, request, reply, type, tm);
       if (type === GEOJSON_TYPE) {
         const geometryProperty = request.query.geometryProperty ? tm.expand(request.query.geometryProperty) : undefined;
         return reply.send(renderGeoJsonFeature(entity, tm, { ...opts, geometryProperty }));

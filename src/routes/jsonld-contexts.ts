@@ -1,12 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { addContext, listContexts, getContext, deleteContext } from '../ngsi-ld/context/registry';
 import { JSON_TYPE, JSONLD_TYPE } from '../ngsi-ld/http';
-import { checkBodyType } from './support';
+import { checkBodyType, serviceBaseUrl } from './support';
 
 /** @context management (spec 5.13): clients register contexts that the service then serves. */
-const baseUrl = (app: FastifyInstance, request: FastifyRequest): string =>
-  app.config.publicUrl ?? `${request.protocol}://${request.headers.host ?? 'localhost'}`;
-
 const routes = async (app: FastifyInstance) => {
   app.addHook('preValidation', checkBodyType);
   app.get<{ Querystring: { details?: boolean; kind?: string } }>(
@@ -38,7 +35,7 @@ const routes = async (app: FastifyInstance) => {
   );
 
   app.post('/jsonldContexts', { schema: { body: { type: 'object' } } }, async (request, reply) => {
-    const stored = await addContext(app.contextStore, request.body, baseUrl(app, request));
+    const stored = await addContext(app.contextStore, request.body, serviceBaseUrl(app, request));
     return reply.code(201).header('Location', stored.url).send();
   });
 

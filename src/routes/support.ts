@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TermMap } from '../ngsi-ld/context/types';
 import { linkHeaderContext, coreContextUrl } from '../ngsi-ld/context/resolver';
+import { implicitContext } from '../ngsi-ld/context/registry';
 import { badRequestData, nonexistentTenant, NgsiError } from '../ngsi-ld/errors';
 import { contextLinkHeader, mediaType, negotiate, JSON_TYPE, JSONLD_TYPE, type ResponseType } from '../ngsi-ld/http';
 import type { Format } from '../ngsi-ld/types';
@@ -68,16 +69,32 @@ export function representation(query: { options?: string; format?: string }): { 
 }
 
 /** Sets the response type and, for application/json, the Link header to the context used. */
-export function prepareReply(reply: FastifyReply, type: ResponseType, tm: TermMap, coreVersion: 'v1.8' | 'v1.6'): void {
+export async function prepareReply(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  type: ResponseType,
+  tm: TermMap,
+): Promise<void> {
   reply.type(type);
-  if (type !== JSONLD_TYPE) reply.header('Link', contextLinkHeader(linkableContext(tm, coreVersion)));
+  if (type !== JSONLD_TYPE) reply.header('Link', contextLinkHeader(await linkableContext(app, request, tm)));
 }
 
-function linkableContext(tm: TermMap, coreVersion: 'v1.8' | 'v1.6'): string {
-  if (typeof tm.context === 'string') return tm.context;
-  if (Array.isArray(tm.context) && tm.context.length === 1 && typeof tm.context[0] === 'string') return tm.context[0];
-  return coreContextUrl(coreVersion);
+/**
+ * A URL for the context a response was compacted with: the request's own URL, the core context,
+ * or for an inline context a hosted copy the service creates (spec 5.13: ImplicitlyCreated).
+ */
+async function linkableContext(app: FastifyInstance, request: FastifyRequest, tm: TermMap): Promise<string> {
+  const ctx = tm.context;
+  if (typeof ctx === 'string') return ctx;
+  if (Array.isArray(ctx) && ctx.length === 1 && typeof ctx[0] === 'string') return ctx[0];
+  if (ctx === undefined || (Array.isArray(ctx) && ctx.length === 0)) return coreContextUrl(app.config.coreContext);
+  return implicitContext(app.contextStore, ctx, serviceBaseUrl(app, request));
 }
+
+/** The base URL clients reach the service at (PUBLIC_URL, else from the request). */
+export const serviceBaseUrl = (app: FastifyInstance, request: FastifyRequest): string =>
+  app.config.publicUrl ?? `${request.protocol}://${request.headers.host ?? 'localhost'}`;
 
 export const responseType = (request: FastifyRequest, offered: readonly ResponseType[]): ResponseType =>
   negotiate(request.headers.accept, offered);

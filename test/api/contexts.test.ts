@@ -226,3 +226,30 @@ describe('/jsonldContexts', () => {
     expectProblem(await c.get(`${BASE}/jsonldContexts?kind=Bogus`), 400, 'BadRequestData');
   });
 });
+
+describe('implicitly created contexts (spec 5.13)', () => {
+  test('an inline @context used for an application/json answer is hosted and linked', async () => {
+    const id = uid('WeatherObserved');
+    await c.create(weather(id), weatherLink);
+    const inline = [{ temp: 'https://smartdatamodels.org/dataModel.Weather/temperature' }];
+    const query = () =>
+      app.inject({
+        method: 'POST',
+        url: `${BASE}/entityOperations/query`,
+        headers: { 'content-type': 'application/ld+json', accept: 'application/json', host: 'valley.example:1026' },
+        payload: { type: 'Query', entities: [{ id, type: `${WEATHER}WeatherObserved` }], '@context': inline },
+      });
+    const res = expectStatus(await query(), 200);
+    expect(json(res)[0].temp).toEqual({ type: 'Property', value: 12.5 });
+    const link = /^<([^>]+)>/.exec(String(res.headers.link))![1];
+    expect(link).toMatch(/^http:\/\/valley\.example:1026\/ngsi-ld\/v1\/jsonldContexts\/implicit-[0-9a-f]{32}$/);
+    // the same context gets the same URL, and the service serves it
+    expect(String(expectStatus(await query(), 200).headers.link)).toContain(link);
+    const served = expectStatus(await app.inject({ method: 'GET', url: new URL(link).pathname }), 200);
+    expect(json(served)).toEqual({ '@context': inline });
+    const listed = json<{ URL: string; kind: string }[]>(
+      expectStatus(await app.inject({ method: 'GET', url: `${BASE}/jsonldContexts?details=true&kind=ImplicitlyCreated` }), 200),
+    );
+    expect(listed.map((m) => m.URL)).toContain(link);
+  });
+});

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { badRequestData, notFound, NgsiError } from '../errors';
 import { compileTermMap } from './term-map';
 import { HOSTED_PATH, coreContextDocument, isCoreContextUrl, type CoreVersion } from './resolver';
@@ -66,6 +66,27 @@ export async function addContext(store: ContextStore, body: unknown, baseUrl: st
   };
   await store.put(stored);
   return stored;
+}
+
+/**
+ * The URL of a hosted copy of an inline @context (kind ImplicitlyCreated), created on first use,
+ * so that application/json responses can name the context they were compacted with in a Link.
+ * The id is the content hash: the same context always gets the same URL.
+ */
+export async function implicitContext(store: ContextStore, ctx: ContextValue, baseUrl: string): Promise<string> {
+  const id = 'implicit-' + createHash('sha256').update(JSON.stringify(ctx)).digest('hex').slice(0, 32);
+  const existing = await store.getById(id);
+  if (existing) return existing.url;
+  const url = `${baseUrl.replace(/\/+$/, '')}${HOSTED_PATH}${id}`;
+  try {
+    await store.put({ id, url, kind: 'ImplicitlyCreated', body: { '@context': ctx }, createdAt: new Date().toISOString(), numberOfHits: 0 });
+  } catch (err) {
+    // a concurrent request created it first (perhaps under another host name): use that one
+    const raced = await store.getById(id);
+    if (!raced) throw err;
+    return raced.url;
+  }
+  return url;
 }
 
 /** GET /jsonldContexts: URLs, or LdContextMetadata objects with details. */
