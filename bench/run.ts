@@ -8,6 +8,8 @@
  *   (a)         batch upsert over HTTP, 1000 entities per call, 3 calls in flight
  *   (b)         GET /entities/{id}, random loaded ids             autocannon, 10 connections
  *   (c)         type + q + near-query, random centres             sequential, ~300 requests
+ *   (d)         contractor ingestion: BENCH_ENTITIES keyValues measurements as NDJSON bodies of
+ *               1000 rows to POST /api/v1/entities/WeatherObserved (bench/ingest.ts), rows/s
  *
  * The store is PostgreSQL when DATABASE_URL is set (a fresh schema bench_<random>, dropped at the
  * end), else PGlite in a temporary folder. The service runs in this process (buildApp + listen on
@@ -33,6 +35,7 @@ import { buildApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { openPglite, openPostgres, type Db } from '../src/store/db';
 import type { AutocannonSummary, Command, QuerySummary, UpsertSummary } from './client';
+import { runIngestPhase, type IngestSummary } from './ingest';
 import { fmt, mean, percentile, table } from './stats';
 
 // ---------------------------------------------------------------------------------------------
@@ -277,6 +280,7 @@ interface Report {
     requests: number; p50Ms: number; p95Ms: number; p99Ms: number; meanMs: number; meanReturned: number;
     meanMatching: number; statuses: Record<string, number>; firstError?: string; cpu: CpuUse; exampleUrl: string;
   };
+  ingest?: Omit<IngestSummary, 'callLatencyMs'> & { callP50Ms: number; callP99Ms: number; cpu: CpuUse; upsertRatio?: number };
   targets: { name: string; target: string; measured: string; pass: boolean | null }[];
   errors: string[];
   complete: boolean;
@@ -428,6 +432,30 @@ async function main(): Promise<void> {
     log(`  ERROR ${q.firstError}`);
   }
 
+  // (d) contractor ingestion, NDJSON, end to end
+  log(`\n[d] contractor ingestion: ${fmt(ENTITIES)} measurements (keyValues WeatherObserved) as NDJSON, ${BATCH} rows per` +
+    ` POST /api/v1/entities/WeatherObserved, ${CONCURRENCY} in flight …`);
+  cpu = cpuMeter(withPg);
+  const ing = await runIngestPhase({ base, rows: ENTITIES, batch: BATCH, concurrency: CONCURRENCY, maxSeconds: 150, seed: 3 });
+  const ingCpu = cpu();
+  const { callLatencyMs: ingLatency, ...ingRest } = ing;
+  report.ingest = {
+    ...ingRest, callP50Ms: percentile(ingLatency, 50), callP99Ms: percentile(ingLatency, 99), cpu: ingCpu,
+    upsertRatio: ing.rowsPerSec / up.entitiesPerSec,
+  };
+  log(`  ${fmt(ing.accepted)} accepted, ${fmt(ing.rejected)} rejected of ${fmt(ing.rows)} rows in ${fmt(ing.seconds, 2)} s =` +
+    ` ${fmt(ing.rowsPerSec)} rows/s (${fmt(ing.bodyBytesPerRow)} B/row; call p50 ${fmt(report.ingest.callP50Ms)} ms,` +
+    ` p99 ${fmt(report.ingest.callP99Ms)} ms; ${fmt(report.ingest.upsertRatio! * 100)}% of (a))`);
+  log(`  statuses ${JSON.stringify(ing.statuses)}; ${cpuText(ingCpu)}`);
+  if (ing.firstError) {
+    report.errors.push(`ingest: ${ing.firstError}`);
+    log(`  ERROR ${ing.firstError}`);
+  }
+  if (ing.stoppedEarly) {
+    report.errors.push('ingest: stopped after 150 s');
+    log('  stopped after 150 s');
+  }
+
   report.complete = true;
   log(`\n(total ${fmt((performance.now() - t0) / 1000, 1)} s)`);
 }
@@ -470,6 +498,8 @@ function printSummary(): void {
     r.getById ? `${fmt((r.getById.ratioToBare ?? NaN) * 100, 1)}% of bare, p50 ${r.getById.latencyMs.p50} ms, p99 ${r.getById.latencyMs.p99} ms` : '']);
   rows.push(['(c) q + geo', r.query ? `p95 ${fmt(r.query.p95Ms, 2)} ms` : na,
     r.query ? `p50 ${fmt(r.query.p50Ms, 2)}, p99 ${fmt(r.query.p99Ms, 2)} ms; ${fmt(r.query.meanReturned, 1)} returned, ${fmt(r.query.meanMatching, 1)} matching` : '']);
+  rows.push(['(d) contractor NDJSON ingest', r.ingest ? `${fmt(r.ingest.rowsPerSec)} rows/s` : na,
+    r.ingest ? `${fmt(r.ingest.accepted)} of ${fmt(r.ingest.rows)} accepted in ${fmt(r.ingest.seconds, 1)} s, ${fmt((r.ingest.upsertRatio ?? NaN) * 100)}% of (a)` : '']);
   log('\n' + table(rows));
   log('\n' + table([['target', 'wanted', 'measured', ''], ...r.targets.map((t) => [t.name, t.target, t.measured, t.pass === null ? '—' : t.pass ? 'PASS' : 'MISS'])]));
   log(`\nmachine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, ${r.machine.platform}, Node ${r.machine.node}`);

@@ -9,6 +9,9 @@ import batchRoutes from './routes/batch';
 import discoveryRoutes from './routes/discovery';
 import contextRoutes from './routes/jsonld-contexts';
 import healthRoutes from './routes/health';
+import docs from './plugins/docs';
+import apiV1Routes, { contextFileRoutes } from './routes/api-v1';
+import apiV1DeviceRoutes from './routes/api-v1-devices';
 
 export interface AppDeps {
   db: Db;
@@ -28,10 +31,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   await app.register(errors);
   await app.register(store, { db: deps.db });
   await app.register(ngsiLd, { config });
+  // before the routes: the OpenAPI document is built from the routes' schemas as they are added
+  await app.register(docs);
   await app.register(healthRoutes);
   await app.register(entityRoutes, { prefix: '/ngsi-ld/v1' });
   await app.register(batchRoutes, { prefix: '/ngsi-ld/v1' });
   await app.register(discoveryRoutes, { prefix: '/ngsi-ld/v1' });
   await app.register(contextRoutes, { prefix: '/ngsi-ld/v1' });
+  await app.register(apiV1Routes, { prefix: '/api/v1' });
+  await app.register(apiV1DeviceRoutes, { prefix: '/api/v1' });
+  await app.register(contextFileRoutes);
   return app;
 }

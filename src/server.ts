@@ -1,18 +1,7 @@
-import { resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { loadConfig, ConfigError } from './config';
 import { buildApp } from './app';
-import { openPglite, openPostgres, type Db } from './store/db';
+import { openStore } from './store/open';
 import type { Config } from './config';
-
-async function openStore(config: Config): Promise<Db> {
-  if (config.databaseUrl) {
-    return openPostgres({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize });
-  }
-  const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
-  return openPglite({ dataDir });
-}
 
 /** The only place that listens: config → store → app → listen; graceful shutdown on signals. */
 async function main(): Promise<void> {

@@ -17,7 +17,7 @@
 import { isUri } from '../ngsi-ld/entity/parse';
 import { badRequestData } from '../ngsi-ld/errors';
 import {
-  SMARTLAND_CONTEXT_URL, SMARTLAND_EXTENSION_ATTRIBUTES, entityTypeSpec, isRelationship, type EntityTypeSpec,
+  SMARTLAND_CONTEXT_URL, SMARTLAND_EXTENSION_ATTRIBUTES, DEFINED_BY_SUBJECT, entityTypeSpec, isRelationship, type EntityTypeSpec,
 } from './sdm-types';
 
 export interface ToNormalizedOptions {
@@ -82,7 +82,7 @@ export function toNormalized(type: string, item: unknown, opts: ToNormalizedOpti
   for (const [name, value] of Object.entries(item)) {
     if (name === 'id' || name === 'type' || name === '@context') continue;
     if (value === null || value === undefined) continue;
-    if (SMARTLAND_EXTENSION_ATTRIBUTES.has(name)) extended = true;
+    if (SMARTLAND_EXTENSION_ATTRIBUTES.has(name) && DEFINED_BY_SUBJECT[name] !== spec.context) extended = true;
     entity[name] = attribute(spec, name, value, opts.observedAt, units[name]);
   }
   entity['@context'] = extended && spec.context !== SMARTLAND_CONTEXT_URL ? [spec.context, SMARTLAND_CONTEXT_URL] : [spec.context];

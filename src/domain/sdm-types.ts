@@ -181,4 +181,11 @@ export const SMARTLAND_EXTENSION_ATTRIBUTES: ReadonlySet<string> = new Set([
   'refTerritorialProgramme', 'refThematicCorridor', 'refMunicipality', 'isSample',
   // municipality facts on PublicOrganization
   'istatCode', 'cadastralCode', 'altitude', 'surfaceArea', 'population', 'populationDate',
+  // project progress on Project; the SDG link to a project, reused on Device and KeyPerformanceIndicator
+  'completionPercentage', 'spending', 'refProject',
 ]);
+
+/** Extension attributes that a subject context already defines (same IRI): no need for ours there. */
+export const DEFINED_BY_SUBJECT: Readonly<Record<string, string>> = {
+  refProject: 'https://smart-data-models.github.io/dataModel.SDG/context.jsonld',
+};

@@ -51,6 +51,38 @@ const MIGRATIONS: { version: number; sql: string }[] = [
       ALTER TABLE entities SET (toast_tuple_target = 8160)
     `,
   },
+  {
+    // contractor API (/api/v1) Idempotency-Key records: one per (tenant, key); status/response are
+    // NULL while the first request is being processed; expired after 24 h (src/ingest/idempotency.ts)
+    version: 3,
+    sql: `
+      CREATE TABLE idempotency_keys (
+        tenant text NOT NULL,
+        key text NOT NULL,
+        request_hash text NOT NULL,
+        status int,
+        response jsonb,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (tenant, key)
+      );
+      CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)
+    `,
+  },
+  {
+    // contractor API device provisioning (/api/v1/devices): one registration per (tenant, device
+    // local id), the validated body as jsonb (src/store/device-registry.ts)
+    version: 4,
+    sql: `
+      CREATE TABLE device_registrations (
+        tenant text NOT NULL,
+        device_id text NOT NULL,
+        registration jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (tenant, device_id)
+      )
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<void> {

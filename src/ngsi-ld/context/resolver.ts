@@ -5,6 +5,7 @@ import { badRequestData, contextNotAvailable } from '../errors';
 import type { ContextCacheControl, ContextStore } from './registry';
 import { compileTermMap, type CompiledTermMap } from './term-map';
 import type { ContextValue } from './types';
+import { SMARTLAND_CONTEXT_URL } from '../../domain/sdm-types';
 
 export type CoreVersion = 'v1.8' | 'v1.6';
 
@@ -90,8 +91,16 @@ const SDM_URLS: ReadonlyMap<string, string> = (() => {
   const common = `${sdm}/smart-data-models-common-context.jsonld`;
   urls.set('https://smart-data-models.github.io/data-models/context/common-context.jsonld', common);
   urls.set('https://raw.githubusercontent.com/smart-data-models/data-models/master/context/common-context.jsonld', common);
+  // our own extension context (contexts/smartland.jsonld), also served at GET /contexts/smartland.jsonld
+  urls.set(SMARTLAND_CONTEXT_URL, 'smartland.jsonld');
   return urls;
 })();
+
+/** The bundled document ({"@context": ...}) answered for a URL, if that URL is bundled (not the core's). */
+export function bundledContextDocument(url: string): Record<string, unknown> | undefined {
+  const file = SDM_URLS.get(url);
+  return file ? readBundled(file) : undefined;
+}
 
 // --- Link header ---------------------------------------------------------------------------------
 

@@ -1,0 +1,222 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ENTITY_TYPES } from '../domain/sdm-types';
+import { SMARTLAND_CONTEXT_URL } from '../domain/sdm-types';
+import { bundledContextDocument } from '../ngsi-ld/context/resolver';
+import { badRequestData } from '../ngsi-ld/errors';
+import { JSON_TYPE, JSONLD_TYPE, mediaType } from '../ngsi-ld/http';
+import { assertSupportedType, ingestItems, INGEST_CHUNK_SIZE, INGEST_MAX_ITEMS } from '../ingest/ingest';
+import { parseCsv, parseJsonItems, parseNdjson, type ParsedItems } from '../ingest/formats';
+import { IDEMPOTENCY_HEADER, IdempotencyStore, REPLAYED_HEADER, idempotencyKeyOf, requestHash } from '../ingest/idempotency';
+import type { IngestResult } from '../ingest/types';
+import { assertWritableType } from './support';
+
+/**
+ * Contractor API (/api/v1): Smart Data Models items in keyValues form, one or many, as JSON,
+ * NDJSON or CSV; validated, mapped to normalized NGSI-LD and upserted (src/ingest/). Thin: the
+ * use case is ingestItems, the input forms are ingest/formats, retries are ingest/idempotency.
+ */
+
+export const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson'] as const;
+export const CSV_TYPE = 'text/csv';
+const INGEST_TYPES: readonly string[] = [JSON_TYPE, ...NDJSON_TYPES, CSV_TYPE];
+
+export interface ApiV1Options {
+  /** items per request (default INGEST_MAX_ITEMS) */
+  maxItems?: number;
+}
+
+const problem = {
+  type: 'object',
+  properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' } },
+  required: ['type', 'title'],
+} as const;
+
+const itemResult = {
+  type: 'object',
+  properties: {
+    index: { type: 'integer', description: 'position of the item in the request (0-based; CSV: data row; NDJSON: non-blank line)' },
+    line: { type: 'integer', description: 'CSV/NDJSON: 1-based line of the body the item starts on' },
+    id: { type: 'string' },
+    status: { type: 'string', enum: ['accepted', 'rejected'] },
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          pointer: { type: 'string', description: 'JSON pointer of the member in the keyValues item ("/" = the item)' },
+          reason: { type: 'string' },
+        },
+        required: ['pointer', 'reason'],
+      },
+    },
+  },
+  required: ['index', 'status'],
+} as const;
+
+const ingestResult = {
+  type: 'object',
+  properties: {
+    accepted: { type: 'integer' },
+    rejected: { type: 'integer' },
+    items: { type: 'array', items: itemResult },
+  },
+  required: ['accepted', 'rejected', 'items'],
+} as const;
+
+const keyValuesItem = { type: 'object', description: 'an entity in the keyValues form of its Smart Data Model', additionalProperties: true } as const;
+
+const ingestSchema = {
+  summary: 'Push Smart Data Models items (keyValues) of one type',
+  description:
+    'Each item is validated against the vendored Smart Data Models JSON Schema of the type, converted to normalized ' +
+    'NGSI-LD with the type\'s @context and upserted (members sent replace theirs; others stay). Bodies: one JSON ' +
+    'object or an array; NDJSON (one object per line); CSV with a header row (`,` `;` or tab, detected; decimal commas ' +
+    'with `;`; dotted columns for nested members, `location.lon`/`location.lat` for a Point). ' +
+    '200: all accepted; 207: some rejected (the others are stored); 422: nothing accepted, or atomic=true and some ' +
+    'rejected (nothing stored); 503: the store failed (items "not written" may be retried). ' +
+    'Idempotency-Key: a retry with the same key and body gets the stored response (Idempotent-Replayed: true); ' +
+    'the same key with another body → 409. Keys expire after 24 h.',
+  tags: ['contractor API'],
+  params: {
+    type: 'object',
+    properties: { type: { type: 'string', minLength: 1, maxLength: 200, description: 'entity type, see GET /api/v1/types' } },
+    required: ['type'],
+  },
+  querystring: {
+    type: 'object',
+    properties: {
+      atomic: { type: 'boolean', default: false, description: `all or nothing (at most ${INGEST_CHUNK_SIZE} items)` },
+    },
+  },
+  headers: {
+    type: 'object',
+    properties: {
+      'idempotency-key': { type: 'string', minLength: 1, maxLength: 200, description: '1-200 printable ASCII characters' },
+      'ngsild-tenant': { type: 'string', description: 'tenant (default: the default tenant)' },
+    },
+  },
+  body: {
+    content: {
+      // items are checked one by one (a bad one is reported, the others go on), not here
+      'application/json': { schema: { anyOf: [keyValuesItem, { type: 'array', items: {}, description: 'keyValues items' }] } },
+      'application/x-ndjson': { schema: { type: 'string' } },
+      'application/ndjson': { schema: { type: 'string' } },
+      'text/csv': { schema: { type: 'string' } },
+    },
+  },
+  response: {
+    200: ingestResult,
+    207: ingestResult,
+    422: ingestResult,
+    503: {
+      type: 'object',
+      description: 'the store failed: per-item results (items not written are rejected) or a problem',
+      properties: { ...ingestResult.properties, ...problem.properties },
+    },
+    '4xx': problem,
+    '5xx': problem,
+  },
+} as const;
+
+const typesSchema = {
+  summary: 'Entity types the contractor API takes',
+  tags: ['contractor API'],
+  response: {
+    200: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          type: { type: 'string' },
+          family: { type: 'string' },
+          origin: { type: 'string', enum: ['sdm', 'smartland'] },
+          schemaId: { type: 'string', description: '$id of the JSON Schema of the keyValues form' },
+          context: { type: 'string', description: 'the @context of the normalized entities' },
+        },
+      },
+    },
+  },
+} as const;
+
+/** The status of an ingest response. */
+export function ingestStatus(result: IngestResult, atomic: boolean): number {
+  if (result.retryable) return 503;
+  if (result.rejected === 0) return 200;
+  if (atomic || result.accepted === 0) return 422;
+  return 207;
+}
+
+function itemsOf(request: FastifyRequest, type: string, maxJsonDepth: number): ParsedItems {
+  const media = mediaType(request.headers['content-type']);
+  if (media === CSV_TYPE) return parseCsv(request.body as string, type);
+  if ((NDJSON_TYPES as readonly string[]).includes(media ?? '')) return parseNdjson(request.body as string, { maxJsonDepth });
+  return parseJsonItems(request.body);
+}
+
+const routes = async (app: FastifyInstance, opts: ApiV1Options) => {
+  const maxItems = opts.maxItems ?? INGEST_MAX_ITEMS;
+  const idempotency = new IdempotencyStore(app.db);
+
+  // text bodies for this scope only (the NGSI-LD plugin parses the JSON family app-wide)
+  app.addContentTypeParser([...NDJSON_TYPES, CSV_TYPE], { parseAs: 'string', bodyLimit: app.config.bodyLimit }, (_req, body, done) =>
+    done(null, body));
+  app.addHook('preValidation', async (request) => {
+    if (request.body !== undefined) assertWritableType(request, INGEST_TYPES);
+  });
+
+  app.get('/types', { schema: typesSchema }, async () =>
+    [...ENTITY_TYPES.values()].map((s) => ({ type: s.type, family: s.family, origin: s.origin, schemaId: s.schemaId, context: s.context })));
+
+  app.post<{ Params: { type: string }; Querystring: { atomic?: boolean } }>(
+    '/entities/:type',
+    { schema: ingestSchema },
+    async (request, reply: FastifyReply) => {
+      const { type } = request.params;
+      const atomic = request.query.atomic ?? false;
+      assertSupportedType(type);
+      const key = idempotencyKeyOf(request.headers[IDEMPOTENCY_HEADER]);
+      if (request.body === undefined || request.body === '') throw badRequestData('the request has no body');
+      const parsed = itemsOf(request, type, app.config.maxJsonDepth);
+      if (parsed.items.length > maxItems) {
+        throw badRequestData(`the request has ${parsed.items.length} items; the maximum is ${maxItems}`);
+      }
+      const tenant = request.tenant;
+      if (key !== undefined) {
+        const hash = requestHash([type, String(atomic), mediaType(request.headers['content-type']) ?? '',
+          typeof request.body === 'string' ? request.body : JSON.stringify(request.body)]);
+        const claim = await idempotency.begin(tenant, key, hash);
+        if (claim.kind === 'replay') {
+          return reply.code(claim.status).header(REPLAYED_HEADER, 'true').type(JSON_TYPE).send(claim.body);
+        }
+      }
+      let result: IngestResult;
+      try {
+        result = await ingestItems({ broker: app.broker, contexts: app.contexts, log: request.log }, tenant, type, parsed.items, {
+          atomic, maxItems, lines: parsed.lines,
+        });
+      } catch (err) {
+        if (key !== undefined) await idempotency.abandon(tenant, key).catch(() => undefined);
+        throw err;
+      }
+      const status = ingestStatus(result, atomic);
+      const body = { accepted: result.accepted, rejected: result.rejected, items: result.items };
+      if (key !== undefined) {
+        // the items are written whatever happens here; without a stored response a retry re-applies them (harmless)
+        const keep = result.retryable ? Promise.reject(new Error('not kept')) : idempotency.complete(tenant, key, status, body);
+        await keep.catch(async (err: Error) => {
+          if (!result.retryable) request.log.error({ err }, 'Idempotency-Key response could not be stored');
+          await idempotency.abandon(tenant, key).catch(() => undefined);
+        });
+      }
+      return reply.code(status).type(JSON_TYPE).send(body);
+    },
+  );
+};
+
+export default routes;
+
+/** GET /contexts/smartland.jsonld: our extension @context (the bundled file SMARTLAND_CONTEXT_URL resolves to). */
+export const contextFileRoutes = async (app: FastifyInstance) => {
+  app.get('/contexts/smartland.jsonld', { schema: { summary: 'The Smartland @context', tags: ['contexts'] } }, async (_request, reply) =>
+    reply.type(JSONLD_TYPE).header('Cache-Control', 'public, max-age=3600').send(bundledContextDocument(SMARTLAND_CONTEXT_URL)));
+};
