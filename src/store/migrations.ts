@@ -83,6 +83,64 @@ const MIGRATIONS: { version: number; sql: string }[] = [
       )
     `,
   },
+  {
+    // subscriptions (src/store/subscription-store.ts): the validated internal Subscription as jsonb
+    // (doc) plus the columns the matcher and the delivery worker filter and update: is_active,
+    // expires_at, periodic/next_run_at and the status counters. The partial index serves the one
+    // query every entity write makes (active on-change subscriptions of a tenant).
+    // notification_outbox: one row per (subscription, entity change), inserted by the matcher in
+    // the transaction of the entity write (src/notify/matcher.ts); the delivery worker consumes it.
+    version: 5,
+    sql: `
+      CREATE TABLE subscriptions (
+        tenant text NOT NULL,
+        id text NOT NULL,
+        doc jsonb NOT NULL,
+        is_active boolean NOT NULL DEFAULT true,
+        expires_at timestamptz,
+        periodic boolean NOT NULL DEFAULT false,
+        next_run_at timestamptz,
+        times_sent int NOT NULL DEFAULT 0,
+        times_failed int NOT NULL DEFAULT 0,
+        last_notification timestamptz,
+        last_success timestamptz,
+        last_failure timestamptz,
+        notification_status text NOT NULL DEFAULT 'ok',
+        created_at timestamptz NOT NULL,
+        modified_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant, id)
+      );
+      CREATE INDEX subscriptions_on_change ON subscriptions (tenant) WHERE is_active AND NOT periodic;
+      CREATE INDEX subscriptions_periodic_due ON subscriptions (next_run_at) WHERE periodic AND is_active;
+      CREATE TABLE notification_outbox (
+        seq bigserial PRIMARY KEY,
+        tenant text NOT NULL,
+        subscription_id text NOT NULL,
+        trigger text NOT NULL,
+        entity_id text NOT NULL,
+        payload jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        attempts int NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        last_error text
+      );
+      CREATE INDEX notification_outbox_subscription ON notification_outbox (tenant, subscription_id, seq);
+      CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at)
+    `,
+  },
+  {
+    // delivery worker (src/notify/worker.ts): a claim on a subscription is a lease (delivery_owner,
+    // delivery_until) taken with FOR UPDATE SKIP LOCKED, so replicas share the work and one
+    // subscription's rows go out in order; a statement trigger wakes LISTENing workers (payload:
+    // the schema). The function body stays on one line: statements are split at ';' + newline.
+    version: 6,
+    sql: `
+      ALTER TABLE subscriptions ADD COLUMN delivery_owner text;
+      ALTER TABLE subscriptions ADD COLUMN delivery_until timestamptz;
+      CREATE FUNCTION notification_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('smartland_outbox', TG_TABLE_SCHEMA); RETURN NULL; END $$;
+      CREATE TRIGGER notification_outbox_notify AFTER INSERT ON notification_outbox FOR EACH STATEMENT EXECUTE FUNCTION notification_outbox_notify()
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<void> {
