@@ -12,9 +12,13 @@ import healthRoutes from './routes/health';
 import docs from './plugins/docs';
 import apiV1Routes, { contextFileRoutes } from './routes/api-v1';
 import apiV1DeviceRoutes from './routes/api-v1-devices';
+import subscriptionRoutes from './routes/subscriptions';
+import notifier, { type NotifierPluginOptions } from './plugins/notifier';
 
 export interface AppDeps {
   db: Db;
+  /** notification worker overrides (tests, bench) */
+  notifier?: NotifierPluginOptions;
 }
 
 /** Builds the service; server.ts listens, tests call inject(). */
@@ -31,6 +35,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   await app.register(errors);
   await app.register(store, { db: deps.db });
   await app.register(ngsiLd, { config });
+  await app.register(notifier, deps.notifier ?? {});
   // before the routes: the OpenAPI document is built from the routes' schemas as they are added
   await app.register(docs);
   await app.register(healthRoutes);
@@ -38,6 +43,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   await app.register(batchRoutes, { prefix: '/ngsi-ld/v1' });
   await app.register(discoveryRoutes, { prefix: '/ngsi-ld/v1' });
   await app.register(contextRoutes, { prefix: '/ngsi-ld/v1' });
+  await app.register(subscriptionRoutes, { prefix: '/ngsi-ld/v1' });
   await app.register(apiV1Routes, { prefix: '/api/v1' });
   await app.register(apiV1DeviceRoutes, { prefix: '/api/v1' });
   await app.register(contextFileRoutes);

@@ -18,6 +18,8 @@ export interface Config {
   /** hosts from which remote @contexts may be fetched */
   contextAllowHosts: string[];
   notifyAllowPrivate: boolean;
+  /** run the notification delivery worker in this process (off: an API-only replica, or tests that drive it) */
+  notifyWorker: 'on' | 'off';
   auth: 'on' | 'off';
   logLevel: string;
   /** request body limit, bytes */
@@ -83,6 +85,7 @@ export function loadConfig(env: Env = process.env): Config {
     coreContext: oneOf('CORE_CONTEXT', ['v1.8', 'v1.6'] as const, 'v1.8'),
     contextAllowHosts: (env.CONTEXT_ALLOW_HOSTS || '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
     notifyAllowPrivate: bool('NOTIFY_ALLOW_PRIVATE', false),
+    notifyWorker: oneOf('NOTIFY_WORKER', ['on', 'off'] as const, 'on'),
     auth: oneOf('AUTH', ['on', 'off'] as const, 'off'),
     logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     bodyLimit: int('BODY_LIMIT', 8 * 1024 * 1024, 1024, 256 * 1024 * 1024),

@@ -4,6 +4,8 @@ import type { QExpr } from '../ngsi-ld/query/q';
 import type { GeoQuery } from '../ngsi-ld/query/geo';
 import type { ScopeExpr } from '../ngsi-ld/query/scope';
 import type { TypeExpr } from '../ngsi-ld/query/type-expr';
+import type { Subscription } from '../notify/types';
+import type { SubscriptionPatch } from '../notify/subscription-parse';
 
 /** Outcome of an attribute-level write (spec UpdateResult). */
 export interface UpdateResult {
@@ -58,6 +60,17 @@ export interface AttributeSummary {
   types: string[];
 }
 
+export interface SubscriptionPage {
+  limit: number;
+  offset: number;
+  count: boolean;
+}
+
+export interface SubscriptionList {
+  subscriptions: Subscription[];
+  count?: number;
+}
+
 /**
  * The one interface behind the NGSI-LD facade: the embedded engine implements it on the store,
  * the Orion-LD backend over HTTP. Everything is in the expanded internal form.
@@ -82,5 +95,15 @@ export interface ContextBroker {
   queryEntities(tenant: string, query: EntityQuery): Promise<QueryResult>;
   listTypes(tenant: string): Promise<TypeSummary[]>;
   listAttributes(tenant: string): Promise<AttributeSummary[]>;
+  /** 409 AlreadyExists when the id is taken in the tenant; creates the tenant */
+  createSubscription(tenant: string, sub: Subscription): Promise<void>;
+  /** 404 ResourceNotFound when unknown */
+  getSubscription(tenant: string, id: string): Promise<Subscription>;
+  /** ordered by id */
+  listSubscriptions(tenant: string, page: SubscriptionPage): Promise<SubscriptionList>;
+  /** applies a validated fragment (applySubscriptionPatch), returns the result; 404 when unknown */
+  updateSubscription(tenant: string, id: string, patch: SubscriptionPatch): Promise<Subscription>;
+  /** also drops its pending outbox rows; 404 when unknown */
+  deleteSubscription(tenant: string, id: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import type { Db, Queryable } from '../../store/db';
 import { SqlParams } from '../../store/sql';
 import {
-  ensureTenant, tenantExists, loadEntities, insertEntities, writeEntities, deleteEntities,
+  ensureTenant, tenantExists, loadEntities, insertEntities, writeEntities,
   ENTITY_COLUMNS, rowToEntity, type EntityRow,
 } from '../../store/entity-store';
 import { alreadyExists, badRequestData, notFound, NgsiError } from '../../ngsi-ld/errors';
@@ -14,11 +14,19 @@ import { qToSql } from '../../ngsi-ld/query/q-sql';
 import { geoQueryToSql } from '../../ngsi-ld/query/geo';
 import { scopeQToSql } from '../../ngsi-ld/query/scope';
 import { typeExprToSql } from '../../ngsi-ld/query/type-expr';
+import { assertFiltersEvaluable, matchSubscriptions, type EntityChange } from '../../notify/matcher';
+import type { Subscription } from '../../notify/types';
+import { applySubscriptionPatch, type SubscriptionPatch } from '../../notify/subscription-parse';
+import {
+  deleteSubscriptionRow, insertSubscription, listSubscriptions, loadSubscription, updateSubscriptionRow,
+} from '../../store/subscription-store';
 import type {
-  AttributeSummary, BatchResult, ContextBroker, EntityQuery, EntitySelector, QueryResult, TypeSummary, UpdateResult,
+  AttributeSummary, BatchResult, ContextBroker, EntityQuery, EntitySelector, QueryResult, SubscriptionList,
+  SubscriptionPage, TypeSummary, UpdateResult,
 } from '../context-broker';
 
 const entityNotFound = (id: string) => notFound(`Entity '${id}' not found`);
+const subscriptionNotFound = (id: string) => notFound(`Subscription '${id}' not found`);
 
 /** PostgreSQL errors caused by user input that slipped past validation (e.g. a regex PostgreSQL rejects). */
 const USER_INPUT_SQLSTATES = new Set(['2201B', '22P02', '22023', '2203A', '2203B', '2203C', '2203D', '2203E', '2203F', '22030', '22031', '22032', '22033', '22034', '22035', '22036', '22037', '22038', '22039', '22018', '22007', '22008']);
@@ -53,11 +61,19 @@ export class EmbeddedBroker implements ContextBroker {
     return exists;
   }
 
-  private async write<T>(tenant: string, fn: (tx: Queryable, now: string) => Promise<T>): Promise<T> {
+  /**
+   * One write transaction. `fn` records the entities it changed in `changes` (before/after); they
+   * are matched against the tenant's subscriptions at the end, in the same transaction, so that
+   * the outbox rows commit (or roll back) with the entity write.
+   */
+  private async write<T>(tenant: string, fn: (tx: Queryable, now: string, changes: EntityChange[]) => Promise<T>): Promise<T> {
     const now = new Date().toISOString();
     const result = await this.db.transaction(async (tx) => {
       if (!this.knownTenants.has(tenant)) await ensureTenant(tx, tenant);
-      return fn(tx, now);
+      const changes: EntityChange[] = [];
+      const r = await fn(tx, now, changes);
+      await matchSubscriptions(tx, tenant, changes, now);
+      return r;
     });
     this.knownTenants.add(tenant);
     return result;
@@ -69,19 +85,22 @@ export class EmbeddedBroker implements ContextBroker {
     id: string,
     change: (e: Entity, now: string) => { entity: Entity; result: T },
   ): Promise<T> {
-    return this.write(tenant, async (tx, now) => {
+    return this.write(tenant, async (tx, now, changes) => {
       const existing = (await loadEntities(tx, tenant, [id], true)).get(id);
       if (!existing) throw entityNotFound(id);
       const { entity, result } = change(existing, now);
       await writeEntities(tx, tenant, [entity]);
+      changes.push({ before: existing, after: entity });
       return result;
     });
   }
 
   async createEntity(tenant: string, entity: Entity): Promise<void> {
-    await this.write(tenant, async (tx, now) => {
-      const inserted = await insertEntities(tx, tenant, [stampNew(entity, now)]);
+    await this.write(tenant, async (tx, now, changes) => {
+      const stamped = stampNew(entity, now);
+      const inserted = await insertEntities(tx, tenant, [stamped]);
       if (!inserted.has(entity.id)) throw alreadyExists(`Entity '${entity.id}' already exists`);
+      changes.push({ after: stamped });
     });
   }
 
@@ -100,9 +119,10 @@ export class EmbeddedBroker implements ContextBroker {
   }
 
   async deleteEntity(tenant: string, id: string): Promise<void> {
-    await this.write(tenant, async (tx) => {
-      const deleted = await deleteEntities(tx, tenant, [id]);
+    await this.write(tenant, async (tx, _now, changes) => {
+      const deleted = await deleteReturning(tx, tenant, [id]);
       if (!deleted.has(id)) throw entityNotFound(id);
+      changes.push({ before: deleted.get(id) });
     });
   }
 
@@ -133,7 +153,7 @@ export class EmbeddedBroker implements ContextBroker {
   }
 
   async batchCreate(tenant: string, entities: Entity[]): Promise<BatchResult> {
-    return this.write(tenant, async (tx, now) => {
+    return this.write(tenant, async (tx, now, changes) => {
       const result: BatchResult = { success: [], errors: [] };
       const firsts = new Map<string, Entity>();
       for (const e of entities) {
@@ -141,16 +161,20 @@ export class EmbeddedBroker implements ContextBroker {
         else firsts.set(e.id, stampNew(e, now));
       }
       const inserted = await insertEntities(tx, tenant, [...firsts.values()]);
-      for (const id of firsts.keys()) {
-        if (inserted.has(id)) result.success.push(id);
-        else result.errors.push(conflict(id, 'already exists'));
+      for (const [id, e] of firsts) {
+        if (inserted.has(id)) {
+          result.success.push(id);
+          changes.push({ after: e });
+        } else {
+          result.errors.push(conflict(id, 'already exists'));
+        }
       }
       return result;
     });
   }
 
   async batchUpsert(tenant: string, entities: Entity[], mode: 'replace' | 'update'): Promise<BatchResult> {
-    return this.write(tenant, async (tx, now) => {
+    return this.write(tenant, async (tx, now, changes) => {
       const existing = await loadEntities(tx, tenant, uniqueIds(entities), true);
       const created = new Set<string>();
       const next = new Map<string, Entity>();
@@ -160,6 +184,7 @@ export class EmbeddedBroker implements ContextBroker {
         next.set(e.id, upsertEntity(before, e, now, mode));
       }
       await writeEntities(tx, tenant, [...next.values()], { mergeAttributes: mode === 'update' });
+      for (const [id, after] of next) changes.push({ before: existing.get(id), after });
       return { success: [...next.keys()], errors: [], created: [...created] };
     });
   }
@@ -176,7 +201,7 @@ export class EmbeddedBroker implements ContextBroker {
 
   /** Batch operations that only change existing entities: missing ones are reported per entity. */
   private batchModify(tenant: string, entities: Entity[], change: (before: Entity, e: Entity, now: string) => Entity): Promise<BatchResult> {
-    return this.write(tenant, async (tx, now) => {
+    return this.write(tenant, async (tx, now, changes) => {
       const existing = await loadEntities(tx, tenant, uniqueIds(entities), true);
       const result: BatchResult = { success: [], errors: [] };
       const next = new Map<string, Entity>();
@@ -194,15 +219,17 @@ export class EmbeddedBroker implements ContextBroker {
         }
       }
       await writeEntities(tx, tenant, [...next.values()]);
+      for (const [id, after] of next) changes.push({ before: existing.get(id), after });
       result.success = [...next.keys()];
       return result;
     });
   }
 
   async batchDelete(tenant: string, ids: string[]): Promise<BatchResult> {
-    return this.write(tenant, async (tx) => {
-      const deleted = await deleteEntities(tx, tenant, [...new Set(ids)]);
-      const result: BatchResult = { success: [...deleted], errors: [] };
+    return this.write(tenant, async (tx, _now, changes) => {
+      const deleted = await deleteReturning(tx, tenant, [...new Set(ids)]);
+      for (const before of deleted.values()) changes.push({ before });
+      const result: BatchResult = { success: [...deleted.keys()], errors: [] };
       for (const id of new Set(ids)) if (!deleted.has(id)) result.errors.push({ entityId: id, error: entityNotFound(id).toProblem() });
       return result;
     });
@@ -267,9 +294,57 @@ export class EmbeddedBroker implements ContextBroker {
     return rows.map((r) => ({ name: r.name, count: Number(r.n), kinds: r.kinds, types: r.types ?? [] }));
   }
 
+  // --- subscriptions (spec 5.8) ------------------------------------------------------------------
+
+  async createSubscription(tenant: string, sub: Subscription): Promise<void> {
+    await assertFiltersEvaluable(this.db, sub).catch(asUserError);
+    await this.db.transaction(async (tx) => {
+      if (!this.knownTenants.has(tenant)) await ensureTenant(tx, tenant);
+      if (!(await insertSubscription(tx, { ...sub, tenant }))) throw alreadyExists(`Subscription '${sub.id}' already exists`);
+    });
+    this.knownTenants.add(tenant);
+  }
+
+  async getSubscription(tenant: string, id: string): Promise<Subscription> {
+    const sub = await loadSubscription(this.db, tenant, id);
+    if (!sub) throw subscriptionNotFound(id);
+    return sub;
+  }
+
+  listSubscriptions(tenant: string, page: SubscriptionPage): Promise<SubscriptionList> {
+    return listSubscriptions(this.db, tenant, page);
+  }
+
+  async updateSubscription(tenant: string, id: string, patch: SubscriptionPatch): Promise<Subscription> {
+    const now = new Date().toISOString();
+    return this.db.transaction(async (tx) => {
+      const before = await loadSubscription(tx, tenant, id, true);
+      if (!before) throw subscriptionNotFound(id);
+      const after = applySubscriptionPatch(before, patch, now);
+      if (after.q !== before.q) await assertFiltersEvaluable(tx, after).catch(asUserError);
+      await updateSubscriptionRow(tx, before, after);
+      return after;
+    });
+  }
+
+  async deleteSubscription(tenant: string, id: string): Promise<void> {
+    const deleted = await this.db.transaction((tx) => deleteSubscriptionRow(tx, tenant, id));
+    if (!deleted) throw subscriptionNotFound(id);
+  }
+
   close(): Promise<void> {
     return this.db.close();
   }
+}
+
+/** Deletes entities and returns them as they were (the state subscriptions see deleted). */
+async function deleteReturning(tx: Queryable, tenant: string, ids: string[]): Promise<Map<string, Entity>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await tx.query<EntityRow>(
+    `DELETE FROM entities AS e WHERE e.tenant = $1 AND e.id = ANY($2::text[]) RETURNING ${ENTITY_COLUMNS}`,
+    [tenant, ids],
+  );
+  return new Map(rows.map((r) => [r.id, rowToEntity(r)]));
 }
 
 /**
