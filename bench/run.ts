@@ -10,6 +10,9 @@
  *   (c)         type + q + near-query, random centres             sequential, ~300 requests
  *   (d)         contractor ingestion: BENCH_ENTITIES keyValues measurements as NDJSON bodies of
  *               1000 rows to POST /api/v1/entities/WeatherObserved (bench/ingest.ts), rows/s
+ *   (e)         notifications: 100 subscriptions (HTTP receiver in a forked load process),
+ *               BENCH_NOTIFY_UPDATES entity updates by batch upsert paced at BENCH_NOTIFY_RATE/s
+ *               (bench/notify.ts): delivered/s, latency commit → receiver p50/p95/p99, lost, duplicates
  *
  * The store is PostgreSQL when DATABASE_URL is set (a fresh schema bench_<random>, dropped at the
  * end), else PGlite in a temporary folder. The service runs in this process (buildApp + listen on
@@ -17,8 +20,9 @@
  * not compete with the service for its event loop.
  *
  * Environment (bench only): BENCH_ENTITIES (100000), BENCH_SECONDS (bare 5 s, GET 10 s),
- * BENCH_QUERIES (300), BENCH_CONCURRENCY (3 upsert calls in flight), BENCH_TIMEOUT (280 s),
- * BENCH_STRICT=1 (exit 1 when a target is missed).
+ * BENCH_QUERIES (300), BENCH_CONCURRENCY (3 upsert calls in flight), BENCH_NOTIFY_UPDATES (50000),
+ * BENCH_NOTIFY_RATE (5000 updates/s; 0 = unpaced), BENCH_PHASES (abcde: the phases to run; b and
+ * c need a), BENCH_TIMEOUT (330 s), BENCH_STRICT=1 (exit 1 when a target is missed).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -36,6 +40,7 @@ import { loadConfig } from '../src/config';
 import { openPglite, openPostgres, type Db } from '../src/store/db';
 import type { AutocannonSummary, Command, QuerySummary, UpsertSummary } from './client';
 import { runIngestPhase, type IngestSummary } from './ingest';
+import { runNotifyPhase, type NotifySummary } from './notify';
 import { fmt, mean, percentile, table } from './stats';
 
 // ---------------------------------------------------------------------------------------------
@@ -56,7 +61,16 @@ const GET_SECONDS = SECONDS ?? 10;
 const QUERIES = envInt('BENCH_QUERIES', 300);
 const BATCH = 1000;
 const CONCURRENCY = envInt('BENCH_CONCURRENCY', 3);
-const TIMEOUT_S = envInt('BENCH_TIMEOUT', 280);
+const TIMEOUT_S = envInt('BENCH_TIMEOUT', 330);
+const NOTIFY_UPDATES = envInt('BENCH_NOTIFY_UPDATES', 50_000);
+const NOTIFY_RATE = envInt('BENCH_NOTIFY_RATE', 5000, 0);
+const NOTIFY_SUBSCRIPTIONS = 100;
+const NOTIFY_BATCH = 500;
+const PHASES = new Set((process.env.BENCH_PHASES || 'abcde').toLowerCase().split(''));
+if (!PHASES.has('a')) {
+  PHASES.delete('b');
+  PHASES.delete('c');
+}
 const MAX_DISTANCE_M = 500;
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
 
@@ -64,6 +78,8 @@ const TARGETS = {
   upsertPerSec: 15_000,
   getRatio: 0.4,
   queryP95Ms: 20,
+  notifyPerSec: 3000,
+  notifyP99Ms: 250,
 };
 
 const RESULTS_DIR = join(__dirname, '..', '..', 'bench', 'results');
@@ -163,7 +179,8 @@ interface Store {
 }
 
 async function openStore(): Promise<Store> {
-  const env: Record<string, string> = { LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: '0' };
+  // phase (e)'s receiver is on 127.0.0.1: the service may notify private addresses
+  const env: Record<string, string> = { LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: '0', NOTIFY_ALLOW_PRIVATE: 'true' };
   if (process.env.DATABASE_POOL_SIZE) env.DATABASE_POOL_SIZE = process.env.DATABASE_POOL_SIZE;
   let store: Store;
   if (DATABASE_URL) {
@@ -281,6 +298,7 @@ interface Report {
     meanMatching: number; statuses: Record<string, number>; firstError?: string; cpu: CpuUse; exampleUrl: string;
   };
   ingest?: Omit<IngestSummary, 'callLatencyMs'> & { callP50Ms: number; callP99Ms: number; cpu: CpuUse; upsertRatio?: number };
+  notify?: NotifySummary & { cpu: CpuUse };
   targets: { name: string; target: string; measured: string; pass: boolean | null }[];
   errors: string[];
   complete: boolean;
@@ -298,6 +316,8 @@ const report: Report = {
   settings: {
     entities: ENTITIES, batch: BATCH, upsertConcurrency: CONCURRENCY, bareSeconds: BARE_SECONDS, getSeconds: GET_SECONDS,
     getConnections: 10, queries: QUERIES, queryConcurrency: 1, maxDistanceM: MAX_DISTANCE_M,
+    notifyUpdates: NOTIFY_UPDATES, notifyRate: NOTIFY_RATE, notifySubscriptions: NOTIFY_SUBSCRIPTIONS, notifyBatch: NOTIFY_BATCH,
+    phases: [...PHASES].join(''),
   },
   baselines: {},
   targets: [],
@@ -327,11 +347,14 @@ async function main(): Promise<void> {
   const client = new LoadClient();
   cleanups.push(async () => client.stop());
 
-  // baseline 1: a bare Fastify route
-  log(`\n[baseline] bare Fastify GET /ping, 10 connections, ${BARE_SECONDS} s …`);
-  const bare = await bareRoute(client);
-  report.baselines.bareRoute = bare;
-  log(`  ${fmt(bare.requestsPerSec)} req/s, p50 ${bare.latencyMs.p50} ms, p99 ${bare.latencyMs.p99} ms`);
+  let bare: AutocannonSummary | undefined;
+  if (PHASES.has('b')) {
+    // baseline 1: a bare Fastify route
+    log(`\n[baseline] bare Fastify GET /ping, 10 connections, ${BARE_SECONDS} s …`);
+    bare = await bareRoute(client);
+    report.baselines.bareRoute = bare;
+    log(`  ${fmt(bare.requestsPerSec)} req/s, p50 ${bare.latencyMs.p50} ms, p99 ${bare.latencyMs.p99} ms`);
+  }
 
   // the service
   log(`\n[store] ${DATABASE_URL ? 'PostgreSQL (DATABASE_URL), fresh schema' : 'PGlite in a temporary folder (DATABASE_URL not set)'} …`);
@@ -346,114 +369,152 @@ async function main(): Promise<void> {
   log(`  service listening on ${base} (ready in ${fmt((performance.now() - tStore) / 1000, 1)} s)`);
   const withPg = store.kind === 'postgres' && postgresTicks() !== undefined;
 
-  // (a) batch upsert
-  log(`\n[a] batch upsert: ${fmt(ENTITIES)} entities, ${BATCH} per call, ${CONCURRENCY} calls in flight …`);
-  let cpu = cpuMeter(withPg);
-  const up = await client.run<UpsertSummary>({
-    cmd: 'upsert', base, entities: ENTITIES, batch: BATCH, concurrency: CONCURRENCY, maxSeconds: 150, seed: 1,
-  });
-  const upCpu = cpu();
-  const { callLatencyMs, ...upRest } = up;
-  report.upsert = { ...upRest, callP50Ms: percentile(callLatencyMs, 50), callP99Ms: percentile(callLatencyMs, 99), cpu: upCpu };
-  log(`  ${fmt(up.entities)} entities in ${fmt(up.seconds, 2)} s = ${fmt(up.entitiesPerSec)} entities/s` +
-    ` (${fmt(up.bodyBytesPerEntity)} B/entity; call p50 ${fmt(report.upsert.callP50Ms)} ms, p99 ${fmt(report.upsert.callP99Ms)} ms)`);
-  log(`  statuses ${JSON.stringify(up.statuses)}; ${cpuText(upCpu)}`);
-  if (up.firstError) {
-    report.errors.push(`upsert: ${up.firstError}`);
-    log(`  ERROR ${up.firstError}`);
-  }
-  if (up.stoppedEarly) {
-    report.errors.push('upsert: stopped after 150 s');
-    log('  stopped after 150 s');
-  }
-  const { rows: countRows } = await store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM entities');
-  const loaded = Number(countRows[0].n);
-  log(`  rows in the store: ${fmt(loaded)}`);
-  if (loaded === 0) throw new Error('no entities were loaded; cannot go on');
-  // steady state: autovacuum would analyse the table shortly after such a load
-  await store.db.exec('ANALYZE entities');
+  let up: UpsertSummary | undefined;
+  if (PHASES.has('a')) {
+    // (a) batch upsert
+    log(`\n[a] batch upsert: ${fmt(ENTITIES)} entities, ${BATCH} per call, ${CONCURRENCY} calls in flight …`);
+    const cpu = cpuMeter(withPg);
+    up = await client.run<UpsertSummary>({
+      cmd: 'upsert', base, entities: ENTITIES, batch: BATCH, concurrency: CONCURRENCY, maxSeconds: 150, seed: 1,
+    });
+    const upCpu = cpu();
+    const { callLatencyMs, ...upRest } = up;
+    report.upsert = { ...upRest, callP50Ms: percentile(callLatencyMs, 50), callP99Ms: percentile(callLatencyMs, 99), cpu: upCpu };
+    log(`  ${fmt(up.entities)} entities in ${fmt(up.seconds, 2)} s = ${fmt(up.entitiesPerSec)} entities/s` +
+      ` (${fmt(up.bodyBytesPerEntity)} B/entity; call p50 ${fmt(report.upsert.callP50Ms)} ms, p99 ${fmt(report.upsert.callP99Ms)} ms)`);
+    log(`  statuses ${JSON.stringify(up.statuses)}; ${cpuText(upCpu)}`);
+    if (up.firstError) {
+      report.errors.push(`upsert: ${up.firstError}`);
+      log(`  ERROR ${up.firstError}`);
+    }
+    if (up.stoppedEarly) {
+      report.errors.push('upsert: stopped after 150 s');
+      log('  stopped after 150 s');
+    }
+    const { rows: countRows } = await store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM entities');
+    const loaded = Number(countRows[0].n);
+    log(`  rows in the store: ${fmt(loaded)}`);
+    if (loaded === 0) throw new Error('no entities were loaded; cannot go on');
+    // steady state: autovacuum would analyse the table shortly after such a load
+    await store.db.exec('ANALYZE entities');
 
-  // baseline 2: the same rows, raw
-  log(`\n[baseline] raw load of the same ${fmt(loaded)} rows into a scratch table with the same indexes …`);
-  try {
-    const raw = store.kind === 'postgres' ? await rawCopyPostgres(store.schema!) : await rawInsertSelect(store.db);
-    report.baselines.rawLoad = raw;
-    report.upsert.rawLoadRatio = up.entitiesPerSec / raw.rowsPerSec;
-    log(`  ${raw.method}: ${fmt(raw.rows)} rows in ${fmt(raw.seconds, 2)} s = ${fmt(raw.rowsPerSec)} rows/s` +
-      (raw.bytesPerRow ? ` (${fmt(raw.bytesPerRow)} B/row)` : ''));
-    log(`  HTTP upsert is ${fmt(report.upsert.rawLoadRatio * 100)}% of the raw rate`);
-  } catch (err) {
-    report.errors.push(`raw load: ${(err as Error).message}`);
-    log(`  skipped: ${(err as Error).message}`);
+    // baseline 2: the same rows, raw
+    log(`\n[baseline] raw load of the same ${fmt(loaded)} rows into a scratch table with the same indexes …`);
+    try {
+      const raw = store.kind === 'postgres' ? await rawCopyPostgres(store.schema!) : await rawInsertSelect(store.db);
+      report.baselines.rawLoad = raw;
+      report.upsert.rawLoadRatio = up.entitiesPerSec / raw.rowsPerSec;
+      log(`  ${raw.method}: ${fmt(raw.rows)} rows in ${fmt(raw.seconds, 2)} s = ${fmt(raw.rowsPerSec)} rows/s` +
+        (raw.bytesPerRow ? ` (${fmt(raw.bytesPerRow)} B/row)` : ''));
+      log(`  HTTP upsert is ${fmt(report.upsert.rawLoadRatio * 100)}% of the raw rate`);
+    } catch (err) {
+      report.errors.push(`raw load: ${(err as Error).message}`);
+      log(`  skipped: ${(err as Error).message}`);
+    }
+
+    if (PHASES.has('b')) {
+      // (b) GET by id
+      const sample = await fetch(`${base}/ngsi-ld/v1/entities/${encodeURIComponent('urn:ngsi-ld:WeatherObserved:valmalenco-000000')}`);
+      const sampleBody = await sample.text();
+      if (sample.status !== 200) report.errors.push(`GET sample: HTTP ${sample.status} ${sampleBody.slice(0, 300)}`);
+      log(`\n[b] GET /entities/{id}, random ids among ${fmt(loaded)}, 10 connections, ${GET_SECONDS} s (response ${sampleBody.length} B) …`);
+      const cpu = cpuMeter(withPg);
+      const get = await client.run<AutocannonSummary>({
+        cmd: 'autocannon', url: `${base}/ngsi-ld/v1/entities`, connections: 10, seconds: GET_SECONDS, warmupSeconds: 1, entityIds: loaded,
+      });
+      const getCpu = cpu();
+      report.getById = { ...get, ratioToBare: bare ? get.requestsPerSec / bare.requestsPerSec : undefined, cpu: getCpu };
+      log(`  ${fmt(get.requestsPerSec)} req/s (${fmt(report.getById.ratioToBare! * 100)}% of the bare route),` +
+        ` p50 ${get.latencyMs.p50} ms, p99 ${get.latencyMs.p99} ms; non-2xx ${get.non2xx}, errors ${get.errors}`);
+      log(`  ${cpuText(getCpu)}`);
+      if (get.non2xx || get.errors) report.errors.push(`GET by id: ${get.non2xx} non-2xx, ${get.errors} errors`);
+    }
+
+    if (PHASES.has('c')) {
+      // (c) q + geo
+      log(`\n[c] GET /entities?type=WeatherObserved&q=temperature>5;relativeHumidity<80&georel=near;maxDistance==${MAX_DISTANCE_M}` +
+        `&geometry=Point&coordinates=[random], ${QUERIES} requests, sequential …`);
+      const cpu = cpuMeter(withPg);
+      const q = await client.run<QuerySummary>({
+        cmd: 'query', base, requests: QUERIES, warmup: 20, concurrency: 1, maxDistance: MAX_DISTANCE_M, countSample: 30, seed: 7,
+      });
+      const qCpu = cpu();
+      report.query = {
+        requests: q.latencyMs.length,
+        p50Ms: percentile(q.latencyMs, 50),
+        p95Ms: percentile(q.latencyMs, 95),
+        p99Ms: percentile(q.latencyMs, 99),
+        meanMs: mean(q.latencyMs),
+        meanReturned: mean(q.returned),
+        meanMatching: mean(q.matching),
+        statuses: q.statuses,
+        firstError: q.firstError,
+        cpu: qCpu,
+        exampleUrl: q.url.replace(base, ''),
+      };
+      log(`  p50 ${fmt(report.query.p50Ms, 2)} ms, p95 ${fmt(report.query.p95Ms, 2)} ms, p99 ${fmt(report.query.p99Ms, 2)} ms;` +
+        ` mean ${fmt(report.query.meanReturned, 1)} returned (limit 20), ${fmt(report.query.meanMatching, 1)} matching (count=true)`);
+      log(`  statuses ${JSON.stringify(q.statuses)}; ${cpuText(qCpu)}`);
+      if (q.firstError) {
+        report.errors.push(`query: ${q.firstError}`);
+        log(`  ERROR ${q.firstError}`);
+      }
+    }
   }
 
-  // (b) GET by id
-  const sample = await fetch(`${base}/ngsi-ld/v1/entities/${encodeURIComponent('urn:ngsi-ld:WeatherObserved:valmalenco-000000')}`);
-  const sampleBody = await sample.text();
-  if (sample.status !== 200) report.errors.push(`GET sample: HTTP ${sample.status} ${sampleBody.slice(0, 300)}`);
-  log(`\n[b] GET /entities/{id}, random ids among ${fmt(loaded)}, 10 connections, ${GET_SECONDS} s (response ${sampleBody.length} B) …`);
-  cpu = cpuMeter(withPg);
-  const get = await client.run<AutocannonSummary>({
-    cmd: 'autocannon', url: `${base}/ngsi-ld/v1/entities`, connections: 10, seconds: GET_SECONDS, warmupSeconds: 1, entityIds: loaded,
-  });
-  const getCpu = cpu();
-  report.getById = { ...get, ratioToBare: get.requestsPerSec / bare.requestsPerSec, cpu: getCpu };
-  log(`  ${fmt(get.requestsPerSec)} req/s (${fmt(report.getById.ratioToBare! * 100)}% of the bare route),` +
-    ` p50 ${get.latencyMs.p50} ms, p99 ${get.latencyMs.p99} ms; non-2xx ${get.non2xx}, errors ${get.errors}`);
-  log(`  ${cpuText(getCpu)}`);
-  if (get.non2xx || get.errors) report.errors.push(`GET by id: ${get.non2xx} non-2xx, ${get.errors} errors`);
-
-  // (c) q + geo
-  log(`\n[c] GET /entities?type=WeatherObserved&q=temperature>5;relativeHumidity<80&georel=near;maxDistance==${MAX_DISTANCE_M}` +
-    `&geometry=Point&coordinates=[random], ${QUERIES} requests, sequential …`);
-  cpu = cpuMeter(withPg);
-  const q = await client.run<QuerySummary>({
-    cmd: 'query', base, requests: QUERIES, warmup: 20, concurrency: 1, maxDistance: MAX_DISTANCE_M, countSample: 30, seed: 7,
-  });
-  const qCpu = cpu();
-  report.query = {
-    requests: q.latencyMs.length,
-    p50Ms: percentile(q.latencyMs, 50),
-    p95Ms: percentile(q.latencyMs, 95),
-    p99Ms: percentile(q.latencyMs, 99),
-    meanMs: mean(q.latencyMs),
-    meanReturned: mean(q.returned),
-    meanMatching: mean(q.matching),
-    statuses: q.statuses,
-    firstError: q.firstError,
-    cpu: qCpu,
-    exampleUrl: q.url.replace(base, ''),
-  };
-  log(`  p50 ${fmt(report.query.p50Ms, 2)} ms, p95 ${fmt(report.query.p95Ms, 2)} ms, p99 ${fmt(report.query.p99Ms, 2)} ms;` +
-    ` mean ${fmt(report.query.meanReturned, 1)} returned (limit 20), ${fmt(report.query.meanMatching, 1)} matching (count=true)`);
-  log(`  statuses ${JSON.stringify(q.statuses)}; ${cpuText(qCpu)}`);
-  if (q.firstError) {
-    report.errors.push(`query: ${q.firstError}`);
-    log(`  ERROR ${q.firstError}`);
+  if (PHASES.has('d')) {
+    // (d) contractor ingestion, NDJSON, end to end
+    log(`\n[d] contractor ingestion: ${fmt(ENTITIES)} measurements (keyValues WeatherObserved) as NDJSON, ${BATCH} rows per` +
+      ` POST /api/v1/entities/WeatherObserved, ${CONCURRENCY} in flight …`);
+    const cpu = cpuMeter(withPg);
+    const ing = await runIngestPhase({ base, rows: ENTITIES, batch: BATCH, concurrency: CONCURRENCY, maxSeconds: 150, seed: 3 });
+    const ingCpu = cpu();
+    const { callLatencyMs: ingLatency, ...ingRest } = ing;
+    report.ingest = {
+      ...ingRest, callP50Ms: percentile(ingLatency, 50), callP99Ms: percentile(ingLatency, 99), cpu: ingCpu,
+      upsertRatio: up ? ing.rowsPerSec / up.entitiesPerSec : undefined,
+    };
+    log(`  ${fmt(ing.accepted)} accepted, ${fmt(ing.rejected)} rejected of ${fmt(ing.rows)} rows in ${fmt(ing.seconds, 2)} s =` +
+      ` ${fmt(ing.rowsPerSec)} rows/s (${fmt(ing.bodyBytesPerRow)} B/row; call p50 ${fmt(report.ingest.callP50Ms)} ms,` +
+      ` p99 ${fmt(report.ingest.callP99Ms)} ms; ${fmt(report.ingest.upsertRatio! * 100)}% of (a))`);
+    log(`  statuses ${JSON.stringify(ing.statuses)}; ${cpuText(ingCpu)}`);
+    if (ing.firstError) {
+      report.errors.push(`ingest: ${ing.firstError}`);
+      log(`  ERROR ${ing.firstError}`);
+    }
+    if (ing.stoppedEarly) {
+      report.errors.push('ingest: stopped after 150 s');
+      log('  stopped after 150 s');
+    }
   }
 
-  // (d) contractor ingestion, NDJSON, end to end
-  log(`\n[d] contractor ingestion: ${fmt(ENTITIES)} measurements (keyValues WeatherObserved) as NDJSON, ${BATCH} rows per` +
-    ` POST /api/v1/entities/WeatherObserved, ${CONCURRENCY} in flight …`);
-  cpu = cpuMeter(withPg);
-  const ing = await runIngestPhase({ base, rows: ENTITIES, batch: BATCH, concurrency: CONCURRENCY, maxSeconds: 150, seed: 3 });
-  const ingCpu = cpu();
-  const { callLatencyMs: ingLatency, ...ingRest } = ing;
-  report.ingest = {
-    ...ingRest, callP50Ms: percentile(ingLatency, 50), callP99Ms: percentile(ingLatency, 99), cpu: ingCpu,
-    upsertRatio: ing.rowsPerSec / up.entitiesPerSec,
-  };
-  log(`  ${fmt(ing.accepted)} accepted, ${fmt(ing.rejected)} rejected of ${fmt(ing.rows)} rows in ${fmt(ing.seconds, 2)} s =` +
-    ` ${fmt(ing.rowsPerSec)} rows/s (${fmt(ing.bodyBytesPerRow)} B/row; call p50 ${fmt(report.ingest.callP50Ms)} ms,` +
-    ` p99 ${fmt(report.ingest.callP99Ms)} ms; ${fmt(report.ingest.upsertRatio! * 100)}% of (a))`);
-  log(`  statuses ${JSON.stringify(ing.statuses)}; ${cpuText(ingCpu)}`);
-  if (ing.firstError) {
-    report.errors.push(`ingest: ${ing.firstError}`);
-    log(`  ERROR ${ing.firstError}`);
-  }
-  if (ing.stoppedEarly) {
-    report.errors.push('ingest: stopped after 150 s');
-    log('  stopped after 150 s');
+  if (PHASES.has('e')) {
+    // (e) notifications end to end: last, its subscriptions would make the other phases' writes match
+    log(`\n[e] notifications: ${NOTIFY_SUBSCRIPTIONS} subscriptions (HTTP receiver on 127.0.0.1), ${fmt(NOTIFY_UPDATES)} entity` +
+      ` updates, ${NOTIFY_BATCH} per POST /entityOperations/upsert?options=update, ${NOTIFY_RATE ? `paced at ${fmt(NOTIFY_RATE)} updates/s` : 'unpaced'} …`);
+    const cpu = cpuMeter(withPg);
+    const n = await runNotifyPhase({
+      base, subscriptions: NOTIFY_SUBSCRIPTIONS, updates: NOTIFY_UPDATES, batch: NOTIFY_BATCH, concurrency: 4, rate: NOTIFY_RATE,
+      pool: Math.min(NOTIFY_UPDATES, 10_000), maxSeconds: 90, drainSeconds: 15,
+    });
+    const nCpu = cpu();
+    report.notify = { ...n, cpu: nCpu };
+    log(`  produced ${fmt(n.committed)} updates in ${fmt(n.produceSeconds, 2)} s = ${fmt(n.producedPerSec)} /s (call p50` +
+      ` ${fmt(n.callLatencyMs.p50)} ms, p99 ${fmt(n.callLatencyMs.p99)} ms); statuses ${JSON.stringify(n.statuses)}`);
+    log(`  delivered ${fmt(n.delivered)} in ${fmt(n.deliverySeconds, 2)} s = ${fmt(n.deliveredPerSec)} /s; latency commit → receiver` +
+      ` p50 ${fmt(n.latencyMs.p50)} ms, p95 ${fmt(n.latencyMs.p95)} ms, p99 ${fmt(n.latencyMs.p99)} ms, max ${fmt(n.latencyMs.max)} ms` +
+      ` (${fmt(n.early)} before the response; request sent → receiver p50 ${fmt(n.sinceSentMs.p50)}, p99 ${fmt(n.sinceSentMs.p99)} ms)`);
+    log(`  lost ${fmt(n.lost)}, duplicates ${fmt(n.duplicates)}, fan-out ${fmt(n.fanOut, 2)}, unexpected ${fmt(n.unexpected)};` +
+      ` ${fmt(n.notifications)} notifications, ${fmt(n.meanItemsPerNotification, 1)} entities each; drain ${fmt(n.drainSeconds, 1)} s`);
+    log(`  ${cpuText(nCpu)}`);
+    if (n.firstError) {
+      report.errors.push(`notify: ${n.firstError}`);
+      log(`  ERROR ${n.firstError}`);
+    }
+    if (n.stoppedEarly) {
+      report.errors.push('notify: producer stopped after 90 s');
+      log('  producer stopped after 90 s');
+    }
   }
 
   report.complete = true;
@@ -483,6 +544,25 @@ function judge(): void {
     measured: q ? fmt(q.p95Ms, 2) : 'n/a',
     pass: q ? q.p95Ms <= TARGETS.queryP95Ms && !q.firstError : null,
   });
+  const n = report.notify;
+  t.push({
+    name: 'notifications delivered/s',
+    target: `>= ${fmt(TARGETS.notifyPerSec)}`,
+    measured: n ? fmt(n.deliveredPerSec) : 'n/a',
+    pass: n ? n.deliveredPerSec >= TARGETS.notifyPerSec : null,
+  });
+  t.push({
+    name: 'notification p99 commit → receiver (ms)',
+    target: `<= ${TARGETS.notifyP99Ms}`,
+    measured: n ? fmt(n.latencyMs.p99) : 'n/a',
+    pass: n ? n.latencyMs.p99 <= TARGETS.notifyP99Ms : null,
+  });
+  t.push({
+    name: 'notifications lost',
+    target: '= 0',
+    measured: n ? fmt(n.lost) : 'n/a',
+    pass: n ? n.lost === 0 && n.committed === n.updates && !n.firstError : null,
+  });
 }
 
 function printSummary(): void {
@@ -500,6 +580,9 @@ function printSummary(): void {
     r.query ? `p50 ${fmt(r.query.p50Ms, 2)}, p99 ${fmt(r.query.p99Ms, 2)} ms; ${fmt(r.query.meanReturned, 1)} returned, ${fmt(r.query.meanMatching, 1)} matching` : '']);
   rows.push(['(d) contractor NDJSON ingest', r.ingest ? `${fmt(r.ingest.rowsPerSec)} rows/s` : na,
     r.ingest ? `${fmt(r.ingest.accepted)} of ${fmt(r.ingest.rows)} accepted in ${fmt(r.ingest.seconds, 1)} s, ${fmt((r.ingest.upsertRatio ?? NaN) * 100)}% of (a)` : '']);
+  rows.push(['(e) notifications', r.notify ? `${fmt(r.notify.deliveredPerSec)} delivered/s` : na,
+    r.notify ? `p50 ${fmt(r.notify.latencyMs.p50)}, p95 ${fmt(r.notify.latencyMs.p95)}, p99 ${fmt(r.notify.latencyMs.p99)} ms;` +
+      ` lost ${r.notify.lost}, duplicates ${r.notify.duplicates}, fan-out ${fmt(r.notify.fanOut, 2)}` : '']);
   log('\n' + table(rows));
   log('\n' + table([['target', 'wanted', 'measured', ''], ...r.targets.map((t) => [t.name, t.target, t.measured, t.pass === null ? '—' : t.pass ? 'PASS' : 'MISS'])]));
   log(`\nmachine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, ${r.machine.platform}, Node ${r.machine.node}`);
