@@ -20,6 +20,8 @@ export interface Config {
   notifyAllowPrivate: boolean;
   /** run the notification delivery worker in this process (off: an API-only replica, or tests that drive it) */
   notifyWorker: 'on' | 'off';
+  /** how long a worker's claim on a subscription lasts: after a crash, its rows go out again once it lapses */
+  notifyLeaseSeconds: number;
   auth: 'on' | 'off';
   logLevel: string;
   /** request body limit, bytes */
@@ -86,6 +88,7 @@ export function loadConfig(env: Env = process.env): Config {
     contextAllowHosts: (env.CONTEXT_ALLOW_HOSTS || '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
     notifyAllowPrivate: bool('NOTIFY_ALLOW_PRIVATE', false),
     notifyWorker: oneOf('NOTIFY_WORKER', ['on', 'off'] as const, 'on'),
+    notifyLeaseSeconds: int('NOTIFY_LEASE_SECONDS', 60, 1, 3600),
     auth: oneOf('AUTH', ['on', 'off'] as const, 'off'),
     logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     bodyLimit: int('BODY_LIMIT', 8 * 1024 * 1024, 1024, 256 * 1024 * 1024),

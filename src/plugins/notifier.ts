@@ -43,6 +43,7 @@ export default fp(
         contexts: app.contexts,
         policy: { allowPrivate: config.notifyAllowPrivate },
         listenUrl: config.databaseUrl,
+        leaseMs: config.notifyLeaseSeconds * 1000,
         logger: app.log,
         ...opts.worker,
       });
