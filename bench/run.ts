@@ -11,8 +11,9 @@
  *   (d)         contractor ingestion: BENCH_ENTITIES keyValues measurements as NDJSON bodies of
  *               1000 rows to POST /api/v1/entities/WeatherObserved (bench/ingest.ts), rows/s
  *   (e)         notifications: 100 subscriptions (HTTP receiver in a forked load process),
- *               BENCH_NOTIFY_UPDATES entity updates by batch upsert paced at BENCH_NOTIFY_RATE/s
- *               (bench/notify.ts): delivered/s, latency commit → receiver p50/p95/p99, lost, duplicates
+ *               BENCH_NOTIFY_UPDATES entity updates by batch upsert (bench/notify.ts), twice:
+ *               paced at BENCH_NOTIFY_RATE/s (latency commit → receiver p50/p95/p99 at the target
+ *               rate), then unpaced (the most delivered/s); lost and duplicates in both
  *
  * The store is PostgreSQL when DATABASE_URL is set (a fresh schema bench_<random>, dropped at the
  * end), else PGlite in a temporary folder. The service runs in this process (buildApp + listen on
@@ -21,7 +22,7 @@
  *
  * Environment (bench only): BENCH_ENTITIES (100000), BENCH_SECONDS (bare 5 s, GET 10 s),
  * BENCH_QUERIES (300), BENCH_CONCURRENCY (3 upsert calls in flight), BENCH_NOTIFY_UPDATES (50000),
- * BENCH_NOTIFY_RATE (5000 updates/s; 0 = unpaced), BENCH_PHASES (abcde: the phases to run; b and
+ * BENCH_NOTIFY_RATE (3000 updates/s: the target rate), BENCH_PHASES (abcde: the phases to run; b and
  * c need a), BENCH_TIMEOUT (330 s), BENCH_STRICT=1 (exit 1 when a target is missed).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -63,7 +64,7 @@ const BATCH = 1000;
 const CONCURRENCY = envInt('BENCH_CONCURRENCY', 3);
 const TIMEOUT_S = envInt('BENCH_TIMEOUT', 330);
 const NOTIFY_UPDATES = envInt('BENCH_NOTIFY_UPDATES', 50_000);
-const NOTIFY_RATE = envInt('BENCH_NOTIFY_RATE', 5000, 0);
+const NOTIFY_RATE = envInt('BENCH_NOTIFY_RATE', 3000, 1);
 const NOTIFY_SUBSCRIPTIONS = 100;
 const NOTIFY_BATCH = 500;
 const PHASES = new Set((process.env.BENCH_PHASES || 'abcde').toLowerCase().split(''));
@@ -180,7 +181,10 @@ interface Store {
 
 async function openStore(): Promise<Store> {
   // phase (e)'s receiver is on 127.0.0.1: the service may notify private addresses
-  const env: Record<string, string> = { LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: '0', NOTIFY_ALLOW_PRIVATE: 'true' };
+  // the bench measures the engine: no authentication, rate limit or load shedding in the way
+  const env: Record<string, string> = {
+    LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: '0', NOTIFY_ALLOW_PRIVATE: 'true', AUTH: 'off', RATE_LIMIT_MAX: '0', MAX_EVENT_LOOP_DELAY_MS: '0',
+  };
   if (process.env.DATABASE_POOL_SIZE) env.DATABASE_POOL_SIZE = process.env.DATABASE_POOL_SIZE;
   let store: Store;
   if (DATABASE_URL) {
@@ -298,7 +302,10 @@ interface Report {
     meanMatching: number; statuses: Record<string, number>; firstError?: string; cpu: CpuUse; exampleUrl: string;
   };
   ingest?: Omit<IngestSummary, 'callLatencyMs'> & { callP50Ms: number; callP99Ms: number; cpu: CpuUse; upsertRatio?: number };
+  /** paced at the target rate (latency) */
   notify?: NotifySummary & { cpu: CpuUse };
+  /** unpaced (throughput) */
+  notifyMax?: NotifySummary & { cpu: CpuUse };
   targets: { name: string; target: string; measured: string; pass: boolean | null }[];
   errors: string[];
   complete: boolean;
@@ -489,36 +496,43 @@ async function main(): Promise<void> {
   }
 
   if (PHASES.has('e')) {
-    // (e) notifications end to end: last, its subscriptions would make the other phases' writes match
-    log(`\n[e] notifications: ${NOTIFY_SUBSCRIPTIONS} subscriptions (HTTP receiver on 127.0.0.1), ${fmt(NOTIFY_UPDATES)} entity` +
-      ` updates, ${NOTIFY_BATCH} per POST /entityOperations/upsert?options=update, ${NOTIFY_RATE ? `paced at ${fmt(NOTIFY_RATE)} updates/s` : 'unpaced'} …`);
-    const cpu = cpuMeter(withPg);
-    const n = await runNotifyPhase({
-      base, subscriptions: NOTIFY_SUBSCRIPTIONS, updates: NOTIFY_UPDATES, batch: NOTIFY_BATCH, concurrency: 4, rate: NOTIFY_RATE,
-      pool: Math.min(NOTIFY_UPDATES, 10_000), maxSeconds: 90, drainSeconds: 15,
-    });
-    const nCpu = cpu();
-    report.notify = { ...n, cpu: nCpu };
-    log(`  produced ${fmt(n.committed)} updates in ${fmt(n.produceSeconds, 2)} s = ${fmt(n.producedPerSec)} /s (call p50` +
-      ` ${fmt(n.callLatencyMs.p50)} ms, p99 ${fmt(n.callLatencyMs.p99)} ms); statuses ${JSON.stringify(n.statuses)}`);
-    log(`  delivered ${fmt(n.delivered)} in ${fmt(n.deliverySeconds, 2)} s = ${fmt(n.deliveredPerSec)} /s; latency commit → receiver` +
-      ` p50 ${fmt(n.latencyMs.p50)} ms, p95 ${fmt(n.latencyMs.p95)} ms, p99 ${fmt(n.latencyMs.p99)} ms, max ${fmt(n.latencyMs.max)} ms` +
-      ` (${fmt(n.early)} before the response; request sent → receiver p50 ${fmt(n.sinceSentMs.p50)}, p99 ${fmt(n.sinceSentMs.p99)} ms)`);
-    log(`  lost ${fmt(n.lost)}, duplicates ${fmt(n.duplicates)}, fan-out ${fmt(n.fanOut, 2)}, unexpected ${fmt(n.unexpected)};` +
-      ` ${fmt(n.notifications)} notifications, ${fmt(n.meanItemsPerNotification, 1)} entities each; drain ${fmt(n.drainSeconds, 1)} s`);
-    log(`  ${cpuText(nCpu)}`);
-    if (n.firstError) {
-      report.errors.push(`notify: ${n.firstError}`);
-      log(`  ERROR ${n.firstError}`);
-    }
-    if (n.stoppedEarly) {
-      report.errors.push('notify: producer stopped after 90 s');
-      log('  producer stopped after 90 s');
-    }
+    // (e) notifications end to end: last, its subscriptions would make the other phases' writes match.
+    // Twice: at the target rate for the latency, then unpaced for the most the worker delivers.
+    report.notify = await measureNotifications(base, withPg, NOTIFY_RATE);
+    report.notifyMax = await measureNotifications(base, withPg, 0);
   }
 
   report.complete = true;
   log(`\n(total ${fmt((performance.now() - t0) / 1000, 1)} s)`);
+}
+
+async function measureNotifications(base: string, withPg: boolean, rate: number): Promise<NotifySummary & { cpu: CpuUse }> {
+  log(`\n[e] notifications: ${NOTIFY_SUBSCRIPTIONS} subscriptions (HTTP receiver on 127.0.0.1), ${fmt(NOTIFY_UPDATES)} entity` +
+    ` updates, ${NOTIFY_BATCH} per POST /entityOperations/upsert?options=update, ${rate ? `paced at ${fmt(rate)} updates/s` : 'unpaced'} …`);
+  const cpu = cpuMeter(withPg);
+  const n = await runNotifyPhase({
+    base, subscriptions: NOTIFY_SUBSCRIPTIONS, updates: NOTIFY_UPDATES, batch: NOTIFY_BATCH, concurrency: 4, rate,
+    pool: Math.min(NOTIFY_UPDATES, 10_000), maxSeconds: 90, drainSeconds: 15,
+  });
+  const nCpu = cpu();
+  log(`  produced ${fmt(n.committed)} updates in ${fmt(n.produceSeconds, 2)} s = ${fmt(n.producedPerSec)} /s (call p50` +
+    ` ${fmt(n.callLatencyMs.p50)} ms, p99 ${fmt(n.callLatencyMs.p99)} ms); statuses ${JSON.stringify(n.statuses)}`);
+  log(`  delivered ${fmt(n.delivered)} in ${fmt(n.deliverySeconds, 2)} s = ${fmt(n.deliveredPerSec)} /s; latency commit → receiver` +
+    ` p50 ${fmt(n.latencyMs.p50)} ms, p95 ${fmt(n.latencyMs.p95)} ms, p99 ${fmt(n.latencyMs.p99)} ms, max ${fmt(n.latencyMs.max)} ms` +
+    ` (${fmt(n.early)} before the response; request sent → receiver p50 ${fmt(n.sinceSentMs.p50)}, p99 ${fmt(n.sinceSentMs.p99)} ms)`);
+  log(`  lost ${fmt(n.lost)}, duplicates ${fmt(n.duplicates)}, fan-out ${fmt(n.fanOut, 2)}, unexpected ${fmt(n.unexpected)};` +
+    ` ${fmt(n.notifications)} notifications, ${fmt(n.meanItemsPerNotification, 1)} entities each; drain ${fmt(n.drainSeconds, 1)} s`);
+  log(`  ${cpuText(nCpu)}`);
+  const label = rate ? `notify at ${rate}/s` : 'notify unpaced';
+  if (n.firstError) {
+    report.errors.push(`${label}: ${n.firstError}`);
+    log(`  ERROR ${n.firstError}`);
+  }
+  if (n.stoppedEarly) {
+    report.errors.push(`${label}: producer stopped after 90 s`);
+    log('  producer stopped after 90 s');
+  }
+  return { ...n, cpu: nCpu };
 }
 
 function judge(): void {
@@ -545,14 +559,15 @@ function judge(): void {
     pass: q ? q.p95Ms <= TARGETS.queryP95Ms && !q.firstError : null,
   });
   const n = report.notify;
+  const nMax = report.notifyMax;
   t.push({
-    name: 'notifications delivered/s',
+    name: 'notifications delivered/s (unpaced)',
     target: `>= ${fmt(TARGETS.notifyPerSec)}`,
-    measured: n ? fmt(n.deliveredPerSec) : 'n/a',
-    pass: n ? n.deliveredPerSec >= TARGETS.notifyPerSec : null,
+    measured: nMax ? fmt(nMax.deliveredPerSec) : 'n/a',
+    pass: nMax ? nMax.deliveredPerSec >= TARGETS.notifyPerSec : null,
   });
   t.push({
-    name: 'notification p99 commit → receiver (ms)',
+    name: `notification p99 commit → receiver at ${fmt(NOTIFY_RATE)}/s (ms)`,
     target: `<= ${TARGETS.notifyP99Ms}`,
     measured: n ? fmt(n.latencyMs.p99) : 'n/a',
     pass: n ? n.latencyMs.p99 <= TARGETS.notifyP99Ms : null,
@@ -560,8 +575,8 @@ function judge(): void {
   t.push({
     name: 'notifications lost',
     target: '= 0',
-    measured: n ? fmt(n.lost) : 'n/a',
-    pass: n ? n.lost === 0 && n.committed === n.updates && !n.firstError : null,
+    measured: n && nMax ? fmt(n.lost + nMax.lost) : 'n/a',
+    pass: n && nMax ? [n, nMax].every((x) => x.lost === 0 && x.committed === x.updates && !x.firstError) : null,
   });
 }
 
@@ -580,9 +595,11 @@ function printSummary(): void {
     r.query ? `p50 ${fmt(r.query.p50Ms, 2)}, p99 ${fmt(r.query.p99Ms, 2)} ms; ${fmt(r.query.meanReturned, 1)} returned, ${fmt(r.query.meanMatching, 1)} matching` : '']);
   rows.push(['(d) contractor NDJSON ingest', r.ingest ? `${fmt(r.ingest.rowsPerSec)} rows/s` : na,
     r.ingest ? `${fmt(r.ingest.accepted)} of ${fmt(r.ingest.rows)} accepted in ${fmt(r.ingest.seconds, 1)} s, ${fmt((r.ingest.upsertRatio ?? NaN) * 100)}% of (a)` : '']);
-  rows.push(['(e) notifications', r.notify ? `${fmt(r.notify.deliveredPerSec)} delivered/s` : na,
-    r.notify ? `p50 ${fmt(r.notify.latencyMs.p50)}, p95 ${fmt(r.notify.latencyMs.p95)}, p99 ${fmt(r.notify.latencyMs.p99)} ms;` +
-      ` lost ${r.notify.lost}, duplicates ${r.notify.duplicates}, fan-out ${fmt(r.notify.fanOut, 2)}` : '']);
+  for (const [label, x] of [[`(e) notifications at ${fmt(NOTIFY_RATE)}/s`, r.notify], ['(e) notifications unpaced', r.notifyMax]] as const) {
+    rows.push([label, x ? `${fmt(x.deliveredPerSec)} delivered/s` : na,
+      x ? `p50 ${fmt(x.latencyMs.p50)}, p95 ${fmt(x.latencyMs.p95)}, p99 ${fmt(x.latencyMs.p99)} ms;` +
+        ` lost ${x.lost}, duplicates ${x.duplicates}, fan-out ${fmt(x.fanOut, 2)}` : '']);
+  }
   log('\n' + table(rows));
   log('\n' + table([['target', 'wanted', 'measured', ''], ...r.targets.map((t) => [t.name, t.target, t.measured, t.pass === null ? '—' : t.pass ? 'PASS' : 'MISS'])]));
   log(`\nmachine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, ${r.machine.platform}, Node ${r.machine.node}`);
