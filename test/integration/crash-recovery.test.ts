@@ -111,7 +111,7 @@ test('the process killed mid-delivery and restarted: every acknowledged change i
   }
   for (let i = 0; i < ENTITIES; i++) expect(firstSeen.get(idOf(i))).toEqual(Array.from({ length: ROUNDS }, (_, r) => r));
 
-  const status = await (await call('GET', '/subscriptions/urn:ngsi-ld:Subscription:crash')).json();
+  const status = (await (await call('GET', '/subscriptions/urn:ngsi-ld:Subscription:crash')).json()) as { notification: { status: string } };
   expect(status.notification.status).toBe('ok');
   // duplicates are at-least-once retries of what was in flight at the kill, never more than a batch
   expect(receiver.data.length - expected).toBeLessThanOrEqual(100);
