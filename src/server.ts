@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const db = await openStore(config);
   const app = await buildApp(config, { db });
   if (config.auth === 'off') {
-    app.log.warn('AUTH=off: writes are NOT authenticated. Use this for local development only.');
+    app.log.warn('AUTH=off: NO AUTHENTICATION. Every request acts as an admin on every tenant. Use this for local development only, never on a reachable network.');
   }
   let closing = false;
   const shutdown = async (signal: string) => {

@@ -4,6 +4,8 @@
  *
  *   smartland seed [--tenant T]                     the Valmalenco seed, idempotently
  *   smartland import FILE --type T [--tenant T] [--format json|ndjson|csv] [--atomic]
+ *   smartland keys create --name N --role R… --tenant T… [--project P…] [--type T…] [--id-prefix P…] [--expires ISO]
+ *   smartland keys list [--all] | keys revoke KEY_ID
  *
  * Configuration is the service's (config.ts: DATA_DIR, DATABASE_URL, …) and the store is opened
  * exactly as the server opens it (store/open.ts), so the CLI writes where the service reads.
@@ -24,6 +26,8 @@ import { SqlContextStore } from '../store/context-store';
 import { openStore } from '../store/open';
 import { runSeed, type SeedDeps } from './seed';
 import { IMPORT_FORMATS, ImportStoreError, ImportUsageError, runImport, type ImportFormat } from './import';
+import { cliList, keysCreate, keysList, keysRevoke, KeysUsageError } from './keys';
+import { ROLES, type Role } from '../auth/principal';
 
 export const EXIT = { ok: 0, rejected: 1, usage: 2 } as const;
 
@@ -44,7 +48,9 @@ class UsageError extends Error {}
 export function cliDeps(config: Config, db: Db): SeedDeps {
   return {
     broker: new EmbeddedBroker(db),
-    contexts: new ContextResolver({ coreVersion: config.coreContext, allowHosts: config.contextAllowHosts, store: new SqlContextStore(db) }),
+    contexts: new ContextResolver({
+      coreVersion: config.coreContext, allowHosts: config.contextAllowHosts, allowPrivate: config.contextAllowPrivate, store: new SqlContextStore(db),
+    }),
   };
 }
 
@@ -57,7 +63,7 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
   let code: number = EXIT.ok;
 
   /** config → store (migrated) → deps; closes the store afterwards */
-  const withStore = async (fn: (deps: SeedDeps) => Promise<number>): Promise<number> => {
+  const withStore = async (fn: (deps: SeedDeps, db: Db) => Promise<number>): Promise<number> => {
     let config: Config;
     try {
       config = loadConfig(io.env ?? process.env);
@@ -71,7 +77,7 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
     const db = await (io.openDb ?? openStore)(config);
     try {
       await migrate(db);
-      return await fn(cliDeps(config, db));
+      return await fn(cliDeps(config, db), db);
     } finally {
       await db.close();
     }
@@ -125,6 +131,50 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
       });
     });
 
+  const keys = program.command('keys').description('API keys: create (the key is printed once), list, revoke');
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  keys
+    .command('create')
+    .description('create an API key; lists take several options or commas; tenant - is the default tenant, * any')
+    .requiredOption('--name <name>', 'who the key is for (the audit trail records this name)')
+    .requiredOption('--role <role>', `role(s): ${ROLES.join(', ')}`, collect)
+    .requiredOption('--tenant <tenant>', 'tenant(s) the key may use', collect)
+    .option('--project <project>', 'contractor: project(s) it reports on', collect)
+    .option('--type <type>', 'contractor: entity type(s) it writes (* any)', collect)
+    .option('--id-prefix <prefix>', 'contractor: entity id prefix(es) it writes (* any)', collect)
+    .option('--expires <date-time>', 'expiry (ISO 8601)')
+    .action(async (opts: { name: string; role: string[]; tenant: string[]; project?: string[]; type?: string[]; idPrefix?: string[]; expires?: string }) => {
+      code = await withStore(async (_deps, db) => {
+        await keysCreate(db, {
+          name: opts.name,
+          roles: cliList(opts.role) as Role[],
+          tenants: cliList(opts.tenant, { tenants: true }),
+          projects: cliList(opts.project),
+          types: cliList(opts.type),
+          idPrefixes: cliList(opts.idPrefix),
+          expiresAt: opts.expires,
+        }, out);
+        return EXIT.ok;
+      });
+    });
+  keys
+    .command('list')
+    .description('list API keys (never the keys themselves)')
+    .option('--all', 'include revoked keys', false)
+    .action(async (opts: { all: boolean }) => {
+      code = await withStore(async (_deps, db) => {
+        await keysList(db, opts.all, out);
+        return EXIT.ok;
+      });
+    });
+  keys
+    .command('revoke')
+    .description('revoke an API key by its id (key_…)')
+    .argument('<keyId>')
+    .action(async (keyId: string) => {
+      code = await withStore(async (_deps, db) => ((await keysRevoke(db, keyId, out)) ? EXIT.ok : EXIT.rejected));
+    });
+
   try {
     if (argv.length === 0) {
       program.outputHelp({ error: true });
@@ -137,7 +187,7 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
       // help and version are not errors; commander has already written its message
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version' ? EXIT.ok : EXIT.usage;
     }
-    if (e instanceof UsageError || e instanceof ImportUsageError) {
+    if (e instanceof UsageError || e instanceof ImportUsageError || e instanceof KeysUsageError) {
       err(`smartland: ${e.message}`);
       return EXIT.usage;
     }

@@ -12,9 +12,16 @@ export type ProblemType =
   | 'NonexistentTenant'
   | 'TooManyResults'
   | 'NoMultiTenantSupport'
-  | 'InternalError';
+  | 'InternalError'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'TooManyRequests'
+  | 'ServiceUnavailable';
 
 export const PROBLEM_BASE = 'https://uri.etsi.org/ngsi-ld/errors/';
+/** ETSI defines no authentication, rate-limit or overload problem types: ours are not under its base URI */
+const OWN_PROBLEM_BASE = 'urn:smartland:errors:';
+const OWN_TYPES: ReadonlySet<ProblemType> = new Set(['Unauthorized', 'Forbidden', 'TooManyRequests', 'ServiceUnavailable']);
 
 const TITLES: Record<ProblemType, string> = {
   BadRequestData: 'Bad Request Data',
@@ -27,6 +34,10 @@ const TITLES: Record<ProblemType, string> = {
   TooManyResults: 'Too Many Results',
   NoMultiTenantSupport: 'No Multi-Tenant Support',
   InternalError: 'Internal Error',
+  Unauthorized: 'Unauthorized',
+  Forbidden: 'Forbidden',
+  TooManyRequests: 'Too Many Requests',
+  ServiceUnavailable: 'Service Unavailable',
 };
 
 export interface ProblemDetails {
@@ -51,7 +62,7 @@ export class NgsiError extends Error {
 
   toProblem(instance?: string): ProblemDetails {
     return {
-      type: PROBLEM_BASE + this.problemType,
+      type: (OWN_TYPES.has(this.problemType) ? OWN_PROBLEM_BASE : PROBLEM_BASE) + this.problemType,
       title: TITLES[this.problemType],
       status: this.status,
       detail: this.detail,
@@ -69,3 +80,8 @@ export const contextNotAvailable = (detail: string) => new NgsiError('LdContextN
 export const nonexistentTenant = (tenant: string) =>
   new NgsiError('NonexistentTenant', 404, `Tenant '${tenant}' does not exist`);
 export const tooManyResults = (detail: string) => new NgsiError('TooManyResults', 403, detail);
+/** 401: no or unusable credentials; the challenge names the accepted scheme (RFC 6750). */
+export const unauthorized = (detail: string) =>
+  new NgsiError('Unauthorized', 401, detail, { 'WWW-Authenticate': 'Bearer realm="smartland"' });
+/** 403: authenticated, but not allowed to do this. */
+export const forbidden = (detail: string) => new NgsiError('Forbidden', 403, detail);

@@ -1,4 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import net from 'node:net';
 
@@ -12,6 +15,9 @@ import net from 'node:net';
  * `policyLookup` as the socket's lookup function; the MQTT sender connects to the resolved IP), so
  * a name that resolves differently the second time (DNS rebinding) cannot slip through. Redirects
  * are never followed.
+ *
+ * The same policy guards the other URLs the service fetches on a client's word: remote @contexts
+ * (ngsi-ld/context/resolver.ts, through `policyGet`, with CONTEXT_ALLOW_PRIVATE).
  */
 
 export const NOTIFY_SCHEMES = ['http:', 'https:', 'mqtt:', 'mqtts:'] as const;
@@ -23,7 +29,13 @@ export interface EndpointPolicy {
   denyHosts?: string[];
   /** when set, only these hostnames (lower case, exact; `host:port` pins a port) are allowed */
   allowHosts?: string[];
+  /** what the URL is, in refusal messages (default: notification endpoint) */
+  subject?: string;
+  /** the setting that allows private addresses, named in refusal messages (default: NOTIFY_ALLOW_PRIVATE) */
+  allowPrivateSetting?: string;
 }
+
+const subjectOf = (policy: EndpointPolicy): string => policy.subject ?? 'notification endpoint';
 
 export class EndpointRefused extends Error {
   constructor(message: string) {
@@ -121,17 +133,17 @@ export function checkEndpointUri(uri: string, policy: EndpointPolicy): URL {
   try {
     u = new URL(uri);
   } catch {
-    throw new EndpointRefused(`notification endpoint '${uri}' is not an absolute URI`);
+    throw new EndpointRefused(`${subjectOf(policy)} '${uri}' is not an absolute URI`);
   }
   if (!(NOTIFY_SCHEMES as readonly string[]).includes(u.protocol)) {
-    throw new EndpointRefused(`notification endpoint scheme '${u.protocol}' is not supported (http, https, mqtt, mqtts)`);
+    throw new EndpointRefused(`${subjectOf(policy)} scheme '${u.protocol}' is not supported (http, https, mqtt, mqtts)`);
   }
   const host = hostOf(u);
-  if (!host) throw new EndpointRefused(`notification endpoint '${uri}' has no host`);
+  if (!host) throw new EndpointRefused(`${subjectOf(policy)} '${uri}' has no host`);
   const port = u.port || defaultPort(u.protocol);
-  if (policy.denyHosts?.includes(host)) throw new EndpointRefused(`notification endpoint host ${host} is denied`);
+  if (policy.denyHosts?.includes(host)) throw new EndpointRefused(`${subjectOf(policy)} host ${host} is denied`);
   if (policy.allowHosts?.length && !policy.allowHosts.includes(host) && !policy.allowHosts.includes(`${host}:${port}`)) {
-    throw new EndpointRefused(`notification endpoint host ${host} is not in the allow-list`);
+    throw new EndpointRefused(`${subjectOf(policy)} host ${host} is not in the allow-list`);
   }
   if (net.isIP(host)) assertAddressAllowed(host, policy, host);
   return u;
@@ -149,7 +161,11 @@ export function defaultPort(protocol: string): string {
 function assertAddressAllowed(ip: string, policy: EndpointPolicy, host: string): void {
   if (policy.allowPrivate) return;
   const why = blockedAddressReason(ip);
-  if (why) throw new EndpointRefused(`notification endpoint ${host} resolves to ${ip} (${why} address); private endpoints are not allowed (NOTIFY_ALLOW_PRIVATE)`);
+  if (why) {
+    throw new EndpointRefused(
+      `${subjectOf(policy)} ${host} resolves to ${ip} (${why} address); private addresses are not allowed (${policy.allowPrivateSetting ?? 'NOTIFY_ALLOW_PRIVATE'})`,
+    );
+  }
 }
 
 /**
@@ -160,19 +176,19 @@ export async function resolveEndpoint(uri: string, policy: EndpointPolicy): Prom
   const url = checkEndpointUri(uri, policy);
   const host = hostOf(url);
   if (net.isIP(host)) return { url, addresses: [{ address: host, family: net.isIP(host) }] };
-  const addresses = await resolveHost(host);
+  const addresses = await resolveHost(host, policy);
   for (const a of addresses) assertAddressAllowed(a.address, policy, host);
   return { url, addresses };
 }
 
-async function resolveHost(host: string): Promise<LookupAddress[]> {
+async function resolveHost(host: string, policy: EndpointPolicy): Promise<LookupAddress[]> {
   let addresses: LookupAddress[];
   try {
     addresses = await lookupAll(host, { all: true, verbatim: true });
   } catch (err) {
-    throw new EndpointRefused(`notification endpoint host ${host} does not resolve: ${(err as Error).message}`);
+    throw new EndpointRefused(`${subjectOf(policy)} host ${host} does not resolve: ${(err as Error).message}`);
   }
-  if (!addresses.length) throw new EndpointRefused(`notification endpoint host ${host} does not resolve`);
+  if (!addresses.length) throw new EndpointRefused(`${subjectOf(policy)} host ${host} does not resolve`);
   return addresses;
 }
 
@@ -186,7 +202,7 @@ export function policyLookup(policy: EndpointPolicy) {
   return (hostname: string, options: { all?: boolean } | number | undefined, callback: LookupCallback): void => {
     const all = typeof options === 'object' && options !== null && options.all === true;
     const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-    resolveHost(host)
+    resolveHost(host, policy)
       .then((addresses) => {
         for (const a of addresses) assertAddressAllowed(a.address, policy, host);
         if (all) callback(null, addresses);
@@ -194,4 +210,39 @@ export function policyLookup(policy: EndpointPolicy) {
       })
       .catch((err: Error) => callback(Object.assign(err, { code: 'EREFUSED' }) as NodeJS.ErrnoException, all ? [] : ''));
   };
+}
+
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
+/**
+ * GET through the policy: the URL's literal address or every address its name resolves to must
+ * be allowed, and the socket connects to the address that was checked (no DNS rebinding).
+ * Redirects are returned, never followed: the caller checks each Location with this policy again.
+ */
+export async function policyGet(
+  url: string,
+  policy: EndpointPolicy,
+  opts: { headers?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<Response> {
+  const u = checkEndpointUri(url, policy);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new EndpointRefused(`${subjectOf(policy)} '${url}' must be an http(s) URL`);
+  const lookup = policyLookup(policy) as unknown as http.RequestOptions['lookup'];
+  return new Promise<Response>((resolve, reject) => {
+    const req = (u.protocol === 'https:' ? https : http).request(
+      u,
+      { method: 'GET', headers: opts.headers, lookup, signal: opts.signal, agent: false },
+      (res) => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+        }
+        const status = res.statusCode ?? 502;
+        const body = NULL_BODY_STATUSES.has(status) ? null : (Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>);
+        if (!body) res.resume();
+        resolve(new Response(body, { status, headers }));
+      },
+    );
+    req.on('error', (err) => reject(err));
+    req.end();
+  });
 }

@@ -119,10 +119,10 @@ export async function sendQueryResult(
 const routes = async (app: FastifyInstance) => {
   app.addHook('preValidation', checkBodyType);
 
-  app.post('/entities', { schema: { body: S.objectBody, response: S.noContentResponses } }, async (request, reply) => {
+  app.post('/entities', { schema: { body: S.objectBody, response: S.noContentResponses }, config: { access: 'write' } }, async (request, reply) => {
     const tm = await requestTermMap(app, request, request.body);
     const entity = parseEntity(request.body, tm);
-    await app.broker.createEntity(request.tenant, entity);
+    await request.broker.createEntity(request.tenant, entity);
     return reply.code(201).header('Location', `/ngsi-ld/v1/entities/${encodeURIComponent(entity.id)}`).send();
   });
 
@@ -157,14 +157,14 @@ const routes = async (app: FastifyInstance) => {
 
   app.put<{ Params: { entityId: string } }>(
     '/entities/:entityId',
-    { schema: { params: S.entityParams, body: S.objectBody, response: S.noContentResponses } },
+    { schema: { params: S.entityParams, body: S.objectBody, response: S.noContentResponses }, config: { access: 'write' } },
     async (request, reply) => {
       const id = entityIdParam(request.params.entityId);
       const tm = await requestTermMap(app, request, request.body);
       const body = request.body as Record<string, unknown>;
       if (body.id !== undefined && body.id !== id) throw badRequestData(`body id '${String(body.id)}' does not match the URL`);
       const entity = parseEntity({ ...body, id }, tm);
-      await app.broker.replaceEntity(request.tenant, entity);
+      await request.broker.replaceEntity(request.tenant, entity);
       return reply.code(204).send();
     },
   );
@@ -173,7 +173,7 @@ const routes = async (app: FastifyInstance) => {
     '/entities/:entityId',
     {
       schema: { params: S.entityParams, body: S.objectBody, response: S.noContentResponses },
-      config: { bodyTypes: [JSON_TYPE, JSONLD_TYPE, MERGE_PATCH_TYPE] },
+      config: { bodyTypes: [JSON_TYPE, JSONLD_TYPE, MERGE_PATCH_TYPE], access: 'write' },
     },
     async (request, reply) => {
       const id = entityIdParam(request.params.entityId);
@@ -181,7 +181,7 @@ const routes = async (app: FastifyInstance) => {
       const body = request.body as Record<string, unknown>;
       if (body.id !== undefined && body.id !== id) throw badRequestData(`body id '${String(body.id)}' does not match the URL`);
       const patch = parseEntity({ ...body, id }, tm, { requireType: false, allowNull: true, partial: true });
-      await app.broker.mergeEntity(request.tenant, id, patch.attrs, {
+      await request.broker.mergeEntity(request.tenant, id, patch.attrs, {
         type: body.type !== undefined ? patch.type : undefined,
         scope: body.scope !== undefined ? patch.scope : undefined,
       });
@@ -191,36 +191,36 @@ const routes = async (app: FastifyInstance) => {
 
   app.delete<{ Params: { entityId: string } }>(
     '/entities/:entityId',
-    { schema: { params: S.entityParams, response: S.noContentResponses } },
+    { schema: { params: S.entityParams, response: S.noContentResponses }, config: { access: 'write' } },
     async (request, reply) => {
       const id = entityIdParam(request.params.entityId);
       await assertTenantExists(app, request.tenant);
-      await app.broker.deleteEntity(request.tenant, id);
+      await request.broker.deleteEntity(request.tenant, id);
       return reply.code(204).send();
     },
   );
 
   app.post<{ Params: { entityId: string }; Querystring: { options?: string } }>(
     '/entities/:entityId/attrs',
-    { schema: { params: S.entityParams, querystring: S.optionsQuery, body: S.objectBody, response: S.updateResultResponses } },
+    { schema: { params: S.entityParams, querystring: S.optionsQuery, body: S.objectBody, response: S.updateResultResponses }, config: { access: 'write' } },
     async (request, reply) => {
       const id = entityIdParam(request.params.entityId);
       const noOverwrite = parseOptions(request.query.options, ['noOverwrite']).has('noOverwrite');
       const tm = await requestTermMap(app, request, request.body);
       const attrs = parseAttributes(request.body, tm);
-      const result = await app.broker.appendAttributes(request.tenant, id, attrs, { noOverwrite });
+      const result = await request.broker.appendAttributes(request.tenant, id, attrs, { noOverwrite });
       return sendUpdateResult(reply, result, tm);
     },
   );
 
   app.patch<{ Params: { entityId: string } }>(
     '/entities/:entityId/attrs',
-    { schema: { params: S.entityParams, body: S.objectBody, response: S.updateResultResponses } },
+    { schema: { params: S.entityParams, body: S.objectBody, response: S.updateResultResponses }, config: { access: 'write' } },
     async (request, reply) => {
       const id = entityIdParam(request.params.entityId);
       const tm = await requestTermMap(app, request, request.body);
       const attrs = parseAttributes(request.body, tm);
-      const result = await app.broker.updateAttributes(request.tenant, id, attrs);
+      const result = await request.broker.updateAttributes(request.tenant, id, attrs);
       return sendUpdateResult(reply, result, tm);
     },
   );
@@ -228,34 +228,34 @@ const routes = async (app: FastifyInstance) => {
   const attrRoute = { params: S.attrParams };
   type AttrRequest = { Params: { entityId: string; attrId: string }; Querystring: { datasetId?: string; deleteAll?: boolean } };
 
-  app.patch<AttrRequest>('/entities/:entityId/attrs/:attrId', { schema: { ...attrRoute, body: S.objectBody, response: S.noContentResponses } }, async (request, reply) => {
+  app.patch<AttrRequest>('/entities/:entityId/attrs/:attrId', { schema: { ...attrRoute, body: S.objectBody, response: S.noContentResponses }, config: { access: 'write' } }, async (request, reply) => {
     const id = entityIdParam(request.params.entityId);
     const tm = await requestTermMap(app, request, request.body);
     const attr = tm.expand(request.params.attrId);
     const instances = parseAttribute(request.params.attrId, withoutContext(request.body), tm, request.params.attrId, { partial: true, allowNull: true });
-    await app.broker.partialUpdateAttribute(request.tenant, id, attr, instances);
+    await request.broker.partialUpdateAttribute(request.tenant, id, attr, instances);
     return reply.code(204).send();
   });
 
-  app.put<AttrRequest>('/entities/:entityId/attrs/:attrId', { schema: { ...attrRoute, body: S.objectBody, response: S.noContentResponses } }, async (request, reply) => {
+  app.put<AttrRequest>('/entities/:entityId/attrs/:attrId', { schema: { ...attrRoute, body: S.objectBody, response: S.noContentResponses }, config: { access: 'write' } }, async (request, reply) => {
     const id = entityIdParam(request.params.entityId);
     const tm = await requestTermMap(app, request, request.body);
     const attr = tm.expand(request.params.attrId);
     const instances = parseAttribute(request.params.attrId, withoutContext(request.body), tm, request.params.attrId);
-    await app.broker.replaceAttribute(request.tenant, id, attr, instances);
+    await request.broker.replaceAttribute(request.tenant, id, attr, instances);
     return reply.code(204).send();
   });
 
   app.delete<AttrRequest>(
     '/entities/:entityId/attrs/:attrId',
-    { schema: { ...attrRoute, querystring: S.deleteAttrQuery, response: S.noContentResponses } },
+    { schema: { ...attrRoute, querystring: S.deleteAttrQuery, response: S.noContentResponses }, config: { access: 'write' } },
     async (request, reply) => {
       const id = entityIdParam(request.params.entityId);
       const tm = await requestTermMap(app, request);
       await assertTenantExists(app, request.tenant);
       const { datasetId, deleteAll } = request.query;
       if (datasetId !== undefined && deleteAll) throw badRequestData('datasetId and deleteAll=true cannot be combined');
-      await app.broker.deleteAttribute(request.tenant, id, tm.expand(request.params.attrId), { datasetId, deleteAll });
+      await request.broker.deleteAttribute(request.tenant, id, tm.expand(request.params.attrId), { datasetId, deleteAll });
       return reply.code(204).send();
     },
   );

@@ -63,18 +63,20 @@ function parseOptionsOf(app: FastifyInstance, request: FastifyRequest, tm: TermM
 
 const routes = async (app: FastifyInstance) => {
   app.addHook('preValidation', checkBodyType);
+  // admins and subscribers; a subscriber sees and changes its own subscriptions only (request.broker)
+  const config = { access: 'subscribe' } as const;
 
-  app.post('/subscriptions', { schema: { body: S.objectBody, response: S.noContentResponses } }, async (request, reply) => {
+  app.post('/subscriptions', { schema: { body: S.objectBody, response: S.noContentResponses }, config }, async (request, reply) => {
     const tm = await requestTermMap(app, request, request.body);
     const sub = parseSubscription(request.body, tm, parseOptionsOf(app, request, tm));
     // the context notifications will be compacted with must be available now, not at the first change
     if (sub.jsonldContext !== tm.context) await app.contexts.resolve(sub.jsonldContext as ContextValue);
     sub.jsonldContext = await contextUrl(app, request, sub.jsonldContext);
-    await app.broker.createSubscription(request.tenant, sub);
+    await request.broker.createSubscription(request.tenant, sub);
     return reply.code(201).header('Location', subscriptionUrl(sub.id)).send();
   });
 
-  app.get<ListRequest>('/subscriptions', { schema: { querystring: listQuery } }, async (request, reply) => {
+  app.get<ListRequest>('/subscriptions', { schema: { querystring: listQuery }, config }, async (request, reply) => {
     const limit = request.query.limit ?? DEFAULT_LIMIT;
     const offset = request.query.offset ?? 0;
     const count = request.query.count ?? false;
@@ -84,7 +86,7 @@ const routes = async (app: FastifyInstance) => {
     const tm = await requestTermMap(app, request);
     const type = responseType(request, [JSON_TYPE, JSONLD_TYPE]);
     await assertTenantExists(app, request.tenant);
-    const list = await app.broker.listSubscriptions(request.tenant, { limit, offset, count });
+    const list = await request.broker.listSubscriptions(request.tenant, { limit, offset, count });
     await prepareReply(app, request, reply, type, tm);
     if (list.count !== undefined) reply.header('NGSILD-Results-Count', String(list.count));
     const now = new Date();
@@ -92,20 +94,20 @@ const routes = async (app: FastifyInstance) => {
     return reply.send(list.subscriptions.map((s) => renderSubscription(s, tm, { sysAttrs, now, includeContext })));
   });
 
-  app.get<OneRequest>('/subscriptions/:subscriptionId', { schema: { params: subscriptionParams, querystring: getQuery } }, async (request, reply) => {
+  app.get<OneRequest>('/subscriptions/:subscriptionId', { schema: { params: subscriptionParams, querystring: getQuery }, config }, async (request, reply) => {
     const id = subscriptionIdParam(request.params.subscriptionId);
     const sysAttrs = parseOptions(request.query.options, ['sysAttrs']).has('sysAttrs');
     const tm = await requestTermMap(app, request);
     const type = responseType(request, [JSON_TYPE, JSONLD_TYPE]);
     await assertTenantExists(app, request.tenant);
-    const sub = await app.broker.getSubscription(request.tenant, id);
+    const sub = await request.broker.getSubscription(request.tenant, id);
     await prepareReply(app, request, reply, type, tm);
     return reply.send(renderSubscription(sub, tm, { sysAttrs, includeContext: type === JSONLD_TYPE ? tm.context : undefined }));
   });
 
   app.patch<OneRequest>(
     '/subscriptions/:subscriptionId',
-    { schema: { params: subscriptionParams, body: S.objectBody, response: S.noContentResponses } },
+    { schema: { params: subscriptionParams, body: S.objectBody, response: S.noContentResponses }, config },
     async (request, reply) => {
       const id = subscriptionIdParam(request.params.subscriptionId);
       const tm = await requestTermMap(app, request, request.body);
@@ -115,18 +117,18 @@ const routes = async (app: FastifyInstance) => {
         patch.jsonldContext = await contextUrl(app, request, patch.jsonldContext);
       }
       await assertTenantExists(app, request.tenant);
-      await app.broker.updateSubscription(request.tenant, id, patch);
+      await request.broker.updateSubscription(request.tenant, id, patch);
       return reply.code(204).send();
     },
   );
 
   app.delete<OneRequest>(
     '/subscriptions/:subscriptionId',
-    { schema: { params: subscriptionParams, response: S.noContentResponses } },
+    { schema: { params: subscriptionParams, response: S.noContentResponses }, config },
     async (request, reply) => {
       const id = subscriptionIdParam(request.params.subscriptionId);
       await assertTenantExists(app, request.tenant);
-      await app.broker.deleteSubscription(request.tenant, id);
+      await request.broker.deleteSubscription(request.tenant, id);
       return reply.code(204).send();
     },
   );

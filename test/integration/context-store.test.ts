@@ -31,7 +31,8 @@ afterAll(async () => {
 });
 beforeEach(() => db.query('DELETE FROM jsonld_contexts'));
 
-const resolver = () => new ContextResolver({ coreVersion: 'v1.8', allowHosts: [new URL(origin).host], store });
+// the test server is on loopback: private addresses allowed, as CONTEXT_ALLOW_PRIVATE=true would
+const resolver = () => new ContextResolver({ coreVersion: 'v1.8', allowHosts: [new URL(origin).host], allowPrivate: true, store });
 const BASE = 'http://broker.example:1026';
 
 

@@ -61,8 +61,7 @@ afterAll(async () => {
 beforeEach(() => requests.clear());
 
 const resolverWith = (opts: Partial<ConstructorParameters<typeof ContextResolver>[0]> = {}) =>
-  new ContextResolver({ coreVersion: 'v1.8', allowHosts: [`127.0.0.1:${port}`], store: new MemoryContextStore(), ...opts });
-
+  new ContextResolver({ coreVersion: 'v1.8', allowHosts: [`127.0.0.1:${port}`], allowPrivate: true, store: new MemoryContextStore(), ...opts });
 
 describe('linkHeaderContext', () => {
   test.each<[string | undefined, string | undefined]>([
@@ -185,6 +184,15 @@ describe('remote contexts', () => {
       expect(err.problemType).toBe('LdContextNotAvailable');
       expect(err.detail).toContain(`${origin}/ctx.jsonld`);
       expect(err.detail).toMatch(/remote fetching is not allowed for host 127\.0\.0\.1/);
+    }
+    expect(totalRequests()).toBe(0);
+  });
+
+  test('an allow-listed host is still refused when it is (or resolves to) a loopback address, unless private addresses are allowed', async () => {
+    for (const [allowHosts, url] of [[[`127.0.0.1:${port}`], `${origin}/ctx.jsonld`], [[`localhost:${port}`], `http://localhost:${port}/ctx.jsonld`]] as const) {
+      const err = await failure(resolverWith({ allowHosts: [...allowHosts], allowPrivate: false }).resolve(url));
+      expect([err.status, err.problemType]).toEqual([503, 'LdContextNotAvailable']);
+      expect(err.detail).toMatch(/resolves to (127\.0\.0\.1|::1) \(loopback address\); private addresses are not allowed \(CONTEXT_ALLOW_PRIVATE\)/);
     }
     expect(totalRequests()).toBe(0);
   });

@@ -1,4 +1,6 @@
-import { blockedAddressReason, checkEndpointUri, resolveEndpoint, EndpointRefused } from '../../src/notify/ssrf';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { blockedAddressReason, checkEndpointUri, policyGet, resolveEndpoint, EndpointRefused } from '../../src/notify/ssrf';
 
 describe('notification endpoint policy (SSRF)', () => {
   test.each([
@@ -64,5 +66,47 @@ describe('notification endpoint policy (SSRF)', () => {
     expect(() => checkEndpointUri('https://evil.example/', { allowPrivate: false, denyHosts: ['evil.example'] })).toThrow(/denied/);
     expect(() => checkEndpointUri('https://other.example/', { allowPrivate: false, allowHosts: ['good.example'] })).toThrow(/allow-list/);
     expect(checkEndpointUri('https://good.example/', { allowPrivate: false, allowHosts: ['good.example'] }).hostname).toBe('good.example');
+  });
+});
+
+describe('policyGet (remote @contexts): DNS resolved and checked before connecting, redirects not followed', () => {
+  let server: http.Server;
+  let port: number;
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      if (req.url === '/redirect') {
+        res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data' }).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/ld+json' }).end('{"@context":{}}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => new Promise<void>((r) => server.close(() => r())));
+
+  test.each([
+    ['a loopback literal', () => `http://127.0.0.1:${port}/ctx`, /loopback/],
+    ['a name resolving to loopback (localhost)', () => `http://localhost:${port}/ctx`, /localhost resolves to .* \(loopback address\)/],
+    ['the link-local metadata address', () => 'http://169.254.169.254/latest/meta-data', /link-local/],
+    ['a private range', () => 'http://10.0.0.7/ctx', /private/],
+    ['a private range as IPv4-mapped IPv6', () => 'http://[::ffff:192.168.1.1]/ctx', /private/],
+  ])('%s is refused without a connection', async (_what, url, why) => {
+    await expect(policyGet(url(), { allowPrivate: false })).rejects.toThrow(why);
+  });
+
+  test('with private addresses allowed the request is made, and a redirect is returned, not followed', async () => {
+    const ok = await policyGet(`http://localhost:${port}/ctx`, { allowPrivate: true });
+    expect([ok.status, await ok.json()]).toEqual([200, { '@context': {} }]);
+    const redirect = await policyGet(`http://127.0.0.1:${port}/redirect`, { allowPrivate: true });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get('location')).toBe('http://169.254.169.254/latest/meta-data');
+    // the caller checks the Location with the same policy before any next hop
+    await expect(policyGet(redirect.headers.get('location')!, { allowPrivate: false })).rejects.toThrow(/link-local/);
+  });
+
+  test('refusals name what was refused and the setting that allows it', async () => {
+    await expect(policyGet(`http://localhost:${port}/`, { allowPrivate: false, subject: '@context URL', allowPrivateSetting: 'CONTEXT_ALLOW_PRIVATE' }))
+      .rejects.toThrow(/^@context URL localhost resolves to .*\(CONTEXT_ALLOW_PRIVATE\)$/);
   });
 });

@@ -6,6 +6,7 @@ import type { ContextCacheControl, ContextStore } from './registry';
 import { compileTermMap, type CompiledTermMap } from './term-map';
 import type { ContextValue } from './types';
 import { SMARTLAND_CONTEXT_URL } from '../../domain/sdm-types';
+import { EndpointRefused, policyGet, type EndpointPolicy } from '../../notify/ssrf';
 
 export type CoreVersion = 'v1.8' | 'v1.6';
 
@@ -18,6 +19,8 @@ export interface ContextResolverOptions {
    */
   allowHosts: string[];
   store: ContextStore;
+  /** allow-listed hosts may resolve to loopback/private addresses (CONTEXT_ALLOW_PRIVATE; default no) */
+  allowPrivate?: boolean;
   fetchTimeoutMs?: number;
   maxContextBytes?: number;
   /** compiled term maps kept (LRU) */
@@ -174,6 +177,7 @@ export class ContextResolver implements ContextCacheControl {
   private readonly allowHosts: Set<string>;
   private readonly store: ContextStore;
   private readonly fetchTimeoutMs: number;
+  private readonly policy: EndpointPolicy;
   private readonly maxContextBytes: number;
   private readonly cacheSize: number;
   /** LRU: Map keeps insertion order; a hit is re-inserted at the end */
@@ -187,6 +191,7 @@ export class ContextResolver implements ContextCacheControl {
     this.allowHosts = new Set(opts.allowHosts.map((h) => h.trim().toLowerCase()).filter(Boolean));
     this.store = opts.store;
     this.fetchTimeoutMs = opts.fetchTimeoutMs ?? 5000;
+    this.policy = { allowPrivate: opts.allowPrivate ?? false, subject: '@context URL', allowPrivateSetting: 'CONTEXT_ALLOW_PRIVATE' };
     this.maxContextBytes = opts.maxContextBytes ?? 2 * 1024 * 1024;
     this.cacheSize = opts.cacheSize ?? 500;
   }
@@ -332,12 +337,13 @@ export class ContextResolver implements ContextCacheControl {
       this.assertAllowed(current, url);
       let res: Response;
       try {
-        res = await fetch(current, {
-          redirect: 'manual',
+        // the address is checked too (SSRF policy, after DNS); redirects come back to this loop
+        res = await policyGet(current, this.policy, {
           signal: AbortSignal.timeout(this.fetchTimeoutMs),
           headers: { accept: 'application/ld+json, application/json;q=0.9' },
         });
       } catch (err) {
+        if (err instanceof EndpointRefused) throw contextNotAvailable(`@context ${url} is not available: ${err.message}`);
         throw contextNotAvailable(`@context ${url} could not be downloaded: ${(err as Error).message}`);
       }
       const location = res.headers.get('location');
