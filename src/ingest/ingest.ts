@@ -108,6 +108,15 @@ export async function ingestItems(
     }
   }
 
+  // all or nothing also for authorisation: a refused item must not let the others in
+  if (opts.atomic && valid.length === items.length && deps.writeRefusals) {
+    const refused = await deps.writeRefusals(tenant, valid.map((v) => v.entity));
+    for (const { index, entity } of valid) {
+      const reason = refused.get(entity.id);
+      if (reason !== undefined) results[index].errors = [{ pointer: '/', reason }];
+    }
+    valid.splice(0, valid.length, ...valid.filter((v) => !refused.has(v.entity.id)));
+  }
   if (opts.atomic && valid.length < items.length) {
     for (const { index } of valid) {
       results[index].errors = [{ pointer: '/', reason: 'valid, but not written: the atomic request has rejected items' }];

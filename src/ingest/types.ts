@@ -1,11 +1,15 @@
+import type { Entity } from '../ngsi-ld/types';
 import type { ContextBroker } from '../broker/context-broker';
 import type { ContextResolver } from '../ngsi-ld/context/resolver';
 import type { ToNormalizedOptions } from '../domain/keyvalues-to-normalized';
 
 /** What the contractor-ingestion use cases need from the service. */
 export interface IngestDeps {
-  broker: ContextBroker;
+  /** the broker, or (Orion-LD mode) the ingestion outbox that delivers to it later */
+  broker: Pick<ContextBroker, 'batchUpsert'>;
   contexts: ContextResolver;
+  /** why the caller may not write each of these entities (by id), checked up front by atomic requests */
+  writeRefusals?: (tenant: string, entities: Entity[]) => Promise<Map<string, string>>;
   /** where store failures are logged */
   log?: { error: (obj: unknown, msg: string) => void };
 }

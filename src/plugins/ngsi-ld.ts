@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config';
 import type { ContextBroker } from '../broker/context-broker';
 import { EmbeddedBroker } from '../broker/embedded/engine';
+import { orionLdBroker } from '../broker/orion-ld/broker';
 import { ContextResolver } from '../ngsi-ld/context/resolver';
 import { SqlContextStore } from '../store/context-store';
 import type { ContextStore } from '../ngsi-ld/context/registry';
@@ -55,9 +56,11 @@ export default fp(
     app.decorate('contextStore', contextStore);
     app.decorate(
       'contexts',
-      new ContextResolver({ coreVersion: config.coreContext, allowHosts: config.contextAllowHosts, store: contextStore }),
+      new ContextResolver({ coreVersion: config.coreContext, allowHosts: config.contextAllowHosts, allowPrivate: config.contextAllowPrivate, store: contextStore }),
     );
-    app.decorate('broker', new EmbeddedBroker(app.db));
+    // BROKER_URL: an external NGSI-LD broker (Orion-LD) holds entities and subscriptions
+    const broker: ContextBroker = config.brokerUrl ? orionLdBroker(config, app.contexts) : new EmbeddedBroker(app.db);
+    app.decorate('broker', broker);
 
     app.decorateRequest('tenant', '');
     app.addHook('onRequest', async (request) => {

@@ -23,7 +23,8 @@ export interface NotifierPluginOptions {
 export default fp(
   async (app: FastifyInstance, opts: NotifierPluginOptions) => {
     const config = app.config;
-    if (config.notifyWorker === 'off') return;
+    // with BROKER_URL the external broker matches and notifies; our notification outbox stays empty
+    if (config.notifyWorker === 'off' || config.brokerUrl) return;
     let worker: DeliveryWorker | undefined;
     app.decorate('notifier', { getter: () => worker });
     app.addHook('onReady', async () => {

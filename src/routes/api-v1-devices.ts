@@ -14,7 +14,9 @@ import { checkProgress, checkProgressItems, progressToItems, projectIds, PROGRES
 import type { IngestDeps, IngestIssue, IngestItemResult, IngestOptions, IngestResult } from '../ingest/types';
 import { DeviceRegistry, type StoredRegistration } from '../store/device-registry';
 import { assertWritableType } from './support';
-import { ingestStatus, NDJSON_TYPES } from './api-v1';
+import { assertEntityWrite } from '../auth/principal';
+import { ingestStatus, NDJSON_TYPES, queuedAs, queuedIngestResult } from './api-v1';
+import { contractorWrites } from '../plugins/ingestion-outbox';
 
 /**
  * Contractor API, devices and project progress (/api/v1; src/ingest/devices.ts and progress.ts
@@ -197,7 +199,7 @@ const measurementsSchema = {
       'application/ndjson': { schema: { type: 'string' } },
     },
   },
-  response: { 200: ingestResult, 207: ingestResult, 422: ingestResult, 503: ingestResult, ...errorResponses },
+  response: { 200: ingestResult, 202: queuedIngestResult(ingestResult), 207: ingestResult, 422: ingestResult, 503: ingestResult, ...errorResponses },
 } as const;
 
 const progressResult = {
@@ -222,6 +224,7 @@ const progressSchema = {
   body: PROGRESS_SCHEMA,
   response: {
     200: progressResult,
+    202: queuedIngestResult(progressResult),
     422: progressResult,
     503: progressResult,
     ...errorResponses,
@@ -255,15 +258,25 @@ addFormats(partsAjv);
 const bodyByIngest = ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
   httpPart === 'body' ? () => true : partsAjv.compile(schema);
 
+const WRITE = { access: 'write' } as const;
+
 const routes = async (app: FastifyInstance): Promise<void> => {
   const registry = new DeviceRegistry(app.db);
-  const depsOf = (request: FastifyRequest): IngestDeps => ({ broker: app.broker, contexts: app.contexts, log: request.log });
+  const depsOf = (request: FastifyRequest): IngestDeps => ({ broker: request.broker, contexts: app.contexts, log: request.log });
 
   // NDJSON measurements (this scope only; the JSON family is parsed app-wide)
   app.addContentTypeParser([...NDJSON_TYPES], { parseAs: 'string', bodyLimit: app.config.bodyLimit }, (_req, body, done) => done(null, body));
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined) return;
     assertWritableType(request, request.routeOptions.url?.endsWith('/measurements') ? MEASUREMENT_BODY_TYPES : DEVICE_BODY_TYPES);
+  });
+  // a registration is its Device entity: checked before the registry changes, not only when the entity is written
+  app.addHook('preHandler', async (request) => {
+    const deviceId = (request.params as { deviceId?: string }).deviceId ?? (request.body as { deviceId?: unknown } | undefined)?.deviceId;
+    const registering = request.routeOptions.config.access === 'write' && request.routeOptions.url?.includes('/devices');
+    if (registering && typeof deviceId === 'string' && request.principal) {
+      assertEntityWrite(request.principal, deviceEntityId(deviceId), ['Device']);
+    }
   });
 
   /**
@@ -285,13 +298,13 @@ const routes = async (app: FastifyInstance): Promise<void> => {
     if (!removed.length) return;
     const tm = await app.contexts.resolve(toNormalized('Device', before)['@context'] as string[]);
     for (const name of removed) {
-      await app.broker.deleteAttribute(request.tenant, item.id as string, tm.expand(name), { deleteAll: true }).catch((err: unknown) => {
+      await request.broker.deleteAttribute(request.tenant, item.id as string, tm.expand(name), { deleteAll: true }).catch((err: unknown) => {
         if (!(err instanceof NgsiError && err.status === 404)) throw err;
       });
     }
   }
 
-  app.post('/devices', { schema: registerSchema, validatorCompiler: bodyByIngest }, async (request, reply) => {
+  app.post('/devices', { schema: registerSchema, validatorCompiler: bodyByIngest, config: WRITE }, async (request, reply) => {
     const checked = checkRegistration(request.body);
     if (!checked.ok) return invalidBody(reply, 'device registration', checked.errors);
     const reg = checked.value;
@@ -308,7 +321,7 @@ const routes = async (app: FastifyInstance): Promise<void> => {
 
   app.put<{ Params: { deviceId: string } }>(
     '/devices/:deviceId',
-    { schema: replaceSchema, validatorCompiler: bodyByIngest },
+    { schema: replaceSchema, validatorCompiler: bodyByIngest, config: WRITE },
     async (request, reply) => {
       const checked = checkRegistration(request.body, request.params.deviceId);
       if (!checked.ok) return invalidBody(reply, 'device registration', checked.errors);
@@ -337,10 +350,10 @@ const routes = async (app: FastifyInstance): Promise<void> => {
     return view(stored);
   });
 
-  app.delete<{ Params: { deviceId: string } }>('/devices/:deviceId', { schema: deleteSchema }, async (request, reply) => {
+  app.delete<{ Params: { deviceId: string } }>('/devices/:deviceId', { schema: deleteSchema, config: WRITE }, async (request, reply) => {
     const { deviceId } = request.params;
     if (!(await registry.delete(request.tenant, deviceId))) throw notFound(`device ${deviceId} is not registered`);
-    await app.broker.deleteEntity(request.tenant, deviceEntityId(deviceId)).catch((err: unknown) => {
+    await request.broker.deleteEntity(request.tenant, deviceEntityId(deviceId)).catch((err: unknown) => {
       if (!(err instanceof NgsiError && err.status === 404)) throw err;
     });
     return reply.code(204).send();
@@ -348,7 +361,7 @@ const routes = async (app: FastifyInstance): Promise<void> => {
 
   app.post<{ Querystring: { atomic?: boolean } }>(
     '/measurements',
-    { schema: measurementsSchema, validatorCompiler: bodyByIngest },
+    { schema: measurementsSchema, validatorCompiler: bodyByIngest, config: WRITE },
     async (request, reply) => {
       const atomic = request.query.atomic ?? false;
       if (request.body === undefined || request.body === '') throw badRequestData('the request has no body');
@@ -391,11 +404,12 @@ const routes = async (app: FastifyInstance): Promise<void> => {
       }
 
       let retryable = false;
+      const writes = contractorWrites(app, request);
       for (const [type, group] of groups) {
         // oldest first: the entity of a device ends with its newest observation
         group.sort((a, b) => (a.mapped.normalize.observedAt < b.mapped.normalize.observedAt ? -1 : a.mapped.normalize.observedAt > b.mapped.normalize.observedAt ? 1 : 0));
         const opts: IngestOptions = { atomic, normalize: (i) => group[i]?.mapped.normalize };
-        const written: IngestResult = await ingestItems(depsOf(request), request.tenant, type, group.map((g) => g.mapped.item), opts);
+        const written: IngestResult = await ingestItems(writes.deps, request.tenant, type, group.map((g) => g.mapped.item), opts);
         if (written.retryable) retryable = true;
         for (const r of written.items) {
           const { index, mapped } = group[r.index];
@@ -404,14 +418,14 @@ const routes = async (app: FastifyInstance): Promise<void> => {
           else results[index].errors = (r.errors ?? []).map((e) => remap(e, mapped));
         }
       }
-      const out = summary(results);
-      return reply.code(ingestStatus({ ...out, ...(retryable ? { retryable } : {}) }, atomic)).type(JSON_TYPE).send(out);
+      const out = { ...queuedAs(writes.ingestionId), ...summary(results) };
+      return reply.code(ingestStatus({ ...out, ...(retryable ? { retryable } : {}) }, atomic, writes.ingestionId)).type(JSON_TYPE).send(out);
     },
   );
 
   app.patch<{ Params: { projectId: string } }>(
     '/projects/:projectId/progress',
-    { schema: progressSchema, validatorCompiler: bodyByIngest },
+    { schema: progressSchema, validatorCompiler: bodyByIngest, config: WRITE },
     async (request, reply) => {
       const project = projectIds(request.params.projectId);
       if (!project) throw badRequestData(`'${request.params.projectId.slice(0, 200)}' is not a project id (local id or urn:ngsi-ld:Project:<local id>)`);
@@ -431,8 +445,9 @@ const routes = async (app: FastifyInstance): Promise<void> => {
 
       const all: IngestItemResult[] = [];
       let failed: IngestResult | undefined;
+      const writes = contractorWrites(app, request);
       for (const { type, items: list } of items.byType) {
-        const written = await ingestItems(depsOf(request), request.tenant, type, list, { atomic: true });
+        const written = await ingestItems(writes.deps, request.tenant, type, list, { atomic: true });
         for (const r of written.items) all.push({ ...r, index: all.length });
         if (written.rejected) {
           failed = written;
@@ -440,8 +455,8 @@ const routes = async (app: FastifyInstance): Promise<void> => {
         }
       }
       const out = summary(all);
-      const status = failed ? (failed.retryable ? 503 : 422) : 200;
-      return reply.code(status).type(JSON_TYPE).send({ projectId: project.id, ...out });
+      const status = failed ? (failed.retryable ? 503 : 422) : writes.ingestionId !== undefined ? 202 : 200;
+      return reply.code(status).type(JSON_TYPE).send({ projectId: project.id, ...queuedAs(writes.ingestionId), ...out });
     },
   );
 };

@@ -9,6 +9,7 @@ import { parseCsv, parseJsonItems, parseNdjson, type ParsedItems } from '../inge
 import { IDEMPOTENCY_HEADER, IdempotencyStore, REPLAYED_HEADER, idempotencyKeyOf, requestHash } from '../ingest/idempotency';
 import type { IngestResult } from '../ingest/types';
 import { assertWritableType } from './support';
+import { contractorWrites } from '../plugins/ingestion-outbox';
 
 /**
  * Contractor API (/api/v1): Smart Data Models items in keyValues form, one or many, as JSON,
@@ -63,6 +64,16 @@ const ingestResult = {
   required: ['accepted', 'rejected', 'items'],
 } as const;
 
+/** 202 (Orion-LD mode): the accepted items are queued for the external broker; GET /api/v1/ingestions/{ingestionId} follows them. */
+export const queuedIngestResult = <T extends { properties: object; required: readonly string[] }>(result: T) => ({
+  ...result,
+  properties: { ingestionId: { type: 'string', description: 'GET /api/v1/ingestions/{ingestionId} shows the delivery of the accepted items' }, ...result.properties },
+  required: ['ingestionId', ...result.required],
+});
+
+/** The ingestionId member of an answer, when there is one. */
+export const queuedAs = (ingestionId: string | undefined) => (ingestionId !== undefined ? { ingestionId } : {});
+
 const keyValuesItem = { type: 'object', description: 'an entity in the keyValues form of its Smart Data Model', additionalProperties: true } as const;
 
 const ingestSchema = {
@@ -74,6 +85,7 @@ const ingestSchema = {
     'with `;`; dotted columns for nested members, `location.lon`/`location.lat` for a Point). ' +
     '200: all accepted; 207: some rejected (the others are stored); 422: nothing accepted, or atomic=true and some ' +
     'rejected (nothing stored); 503: the store failed (items "not written" may be retried). ' +
+    'With an external broker (BROKER_URL) accepted items are queued: 202 with an ingestionId instead of 200/207. ' +
     'Idempotency-Key: a retry with the same key and body gets the stored response (Idempotent-Replayed: true); ' +
     'the same key with another body → 409. Keys expire after 24 h.',
   tags: ['contractor API'],
@@ -106,6 +118,7 @@ const ingestSchema = {
   },
   response: {
     200: ingestResult,
+    202: queuedIngestResult(ingestResult),
     207: ingestResult,
     422: ingestResult,
     503: {
@@ -138,9 +151,10 @@ const typesSchema = {
   },
 } as const;
 
-/** The status of an ingest response. */
-export function ingestStatus(result: IngestResult, atomic: boolean): number {
+/** The status of an ingest response; 202 when items were queued for an external broker (ingestion id). */
+export function ingestStatus(result: IngestResult, atomic: boolean, ingestionId?: string): number {
   if (result.retryable) return 503;
+  if (ingestionId !== undefined && result.accepted > 0) return 202;
   if (result.rejected === 0) return 200;
   if (atomic || result.accepted === 0) return 422;
   return 207;
@@ -169,7 +183,7 @@ const routes = async (app: FastifyInstance, opts: ApiV1Options) => {
 
   app.post<{ Params: { type: string }; Querystring: { atomic?: boolean } }>(
     '/entities/:type',
-    { schema: ingestSchema },
+    { schema: ingestSchema, config: { access: 'write' } },
     async (request, reply: FastifyReply) => {
       const { type } = request.params;
       const atomic = request.query.atomic ?? false;
@@ -190,16 +204,15 @@ const routes = async (app: FastifyInstance, opts: ApiV1Options) => {
         }
       }
       let result: IngestResult;
+      const writes = contractorWrites(app, request);
       try {
-        result = await ingestItems({ broker: app.broker, contexts: app.contexts, log: request.log }, tenant, type, parsed.items, {
-          atomic, maxItems, lines: parsed.lines,
-        });
+        result = await ingestItems(writes.deps, tenant, type, parsed.items, { atomic, maxItems, lines: parsed.lines });
       } catch (err) {
         if (key !== undefined) await idempotency.abandon(tenant, key).catch(() => undefined);
         throw err;
       }
-      const status = ingestStatus(result, atomic);
-      const body = { accepted: result.accepted, rejected: result.rejected, items: result.items };
+      const status = ingestStatus(result, atomic, writes.ingestionId);
+      const body = { ...queuedAs(writes.ingestionId), accepted: result.accepted, rejected: result.rejected, items: result.items };
       if (key !== undefined) {
         // the items are written whatever happens here; without a stored response a retry re-applies them (harmless)
         const keep = result.retryable ? Promise.reject(new Error('not kept')) : idempotency.complete(tenant, key, status, body);

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { openPglite, openPostgres, type Db } from '../../src/store/db';
 import { migrate } from '../../src/store/migrations';
 
@@ -49,4 +51,26 @@ export async function ensurePgliteTemplate(): Promise<void> {
   writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
   renameSync(tmp, path);
   await db.close();
+}
+
+/**
+ * A store for a service started as a child process (it opens the store itself): a schema of its own
+ * on DATABASE_URL's server, else a PGlite data folder; `remove` drops it after the test.
+ */
+export function processStore(prefix: string): { env: Record<string, string>; remove: () => Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), `smartland-${prefix}-`));
+  const url = process.env.DATABASE_URL;
+  const schema = url ? `test_${prefix.replace(/\W/g, '_')}_${randomBytes(4).toString('hex')}` : undefined;
+  return {
+    env: url && schema ? { DATABASE_URL: url, DATABASE_SCHEMA: schema } : { DATA_DIR: join(dir, 'data') },
+    remove: async () => {
+      if (url && schema) {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await client.end();
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

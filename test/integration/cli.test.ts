@@ -15,20 +15,14 @@ import { RecordSplitter, detectFormat, runImport, type ImportOptions } from '../
 import { buildSeedEntities } from '../../src/domain/valmalenco';
 import type { SeedDeps } from '../../src/cli/seed';
 import { openTestDb } from '../helpers/db';
+import { keptOpen } from '../helpers/instances';
 
 let db: Db;
 let deps: SeedDeps;
 let dir: string;
 
 /** the test store, which runCli may "close" as often as it likes */
-const sharedDb = (): Db => ({
-  kind: db.kind,
-  location: db.location,
-  query: (sql, params, opts) => db.query(sql, params, opts),
-  transaction: (fn) => db.transaction(fn),
-  exec: (sql) => db.exec(sql),
-  close: async () => undefined,
-});
+const sharedDb = (): Db => keptOpen(db);
 
 beforeAll(async () => {
   db = await openTestDb();
