@@ -14,6 +14,9 @@
  *               BENCH_NOTIFY_UPDATES entity updates by batch upsert (bench/notify.ts), twice:
  *               paced at BENCH_NOTIFY_RATE/s (latency commit → receiver p50/p95/p99 at the target
  *               rate), then unpaced (the most delivered/s); lost and duplicates in both
+ *   (f)         temporal API: BENCH_TEMPORAL_INSTANCES attribute instances loaded in bulk in the
+ *               store (bench/temporal.ts), then one sensor's hourly average over a month through
+ *               GET /temporal/entities/{id}, BENCH_TEMPORAL_REQUESTS sequential requests, p50/p95/p99
  *
  * The store is PostgreSQL when DATABASE_URL is set (a fresh schema bench_<random>, dropped at the
  * end), else PGlite in a temporary folder. The service runs in this process (buildApp + listen on
@@ -22,8 +25,9 @@
  *
  * Environment (bench only): BENCH_ENTITIES (100000), BENCH_SECONDS (bare 5 s, GET 10 s),
  * BENCH_QUERIES (300), BENCH_CONCURRENCY (3 upsert calls in flight), BENCH_NOTIFY_UPDATES (50000),
- * BENCH_NOTIFY_RATE (3000 updates/s: the target rate), BENCH_PHASES (abcde: the phases to run; b and
- * c need a), BENCH_TIMEOUT (330 s), BENCH_STRICT=1 (exit 1 when a target is missed).
+ * BENCH_NOTIFY_RATE (3000 updates/s: the target rate), BENCH_TEMPORAL_INSTANCES (1000000),
+ * BENCH_TEMPORAL_SENSORS (250), BENCH_TEMPORAL_REQUESTS (200), BENCH_PHASES (abcdef: the phases to
+ * run; b and c need a), BENCH_TIMEOUT (330 s), BENCH_STRICT=1 (exit 1 when a target is missed).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +46,7 @@ import { openPglite, openPostgres, type Db } from '../src/store/db';
 import type { AutocannonSummary, Command, QuerySummary, UpsertSummary } from './client';
 import { runIngestPhase, type IngestSummary } from './ingest';
 import { runNotifyPhase, type NotifySummary } from './notify';
+import { runTemporalPhase, type TemporalSummary } from './temporal';
 import { fmt, mean, percentile, table } from './stats';
 
 // ---------------------------------------------------------------------------------------------
@@ -67,7 +72,10 @@ const NOTIFY_UPDATES = envInt('BENCH_NOTIFY_UPDATES', 50_000);
 const NOTIFY_RATE = envInt('BENCH_NOTIFY_RATE', 3000, 1);
 const NOTIFY_SUBSCRIPTIONS = 100;
 const NOTIFY_BATCH = 500;
-const PHASES = new Set((process.env.BENCH_PHASES || 'abcde').toLowerCase().split(''));
+const TEMPORAL_INSTANCES = envInt('BENCH_TEMPORAL_INSTANCES', 1_000_000);
+const TEMPORAL_SENSORS = envInt('BENCH_TEMPORAL_SENSORS', 250);
+const TEMPORAL_REQUESTS = envInt('BENCH_TEMPORAL_REQUESTS', 200);
+const PHASES = new Set((process.env.BENCH_PHASES || 'abcdef').toLowerCase().split(''));
 if (!PHASES.has('a')) {
   PHASES.delete('b');
   PHASES.delete('c');
@@ -81,6 +89,7 @@ const TARGETS = {
   queryP95Ms: 20,
   notifyPerSec: 3000,
   notifyP99Ms: 250,
+  temporalP95Ms: 50,
 };
 
 const RESULTS_DIR = join(__dirname, '..', '..', 'bench', 'results');
@@ -306,6 +315,7 @@ interface Report {
   notify?: NotifySummary & { cpu: CpuUse };
   /** unpaced (throughput) */
   notifyMax?: NotifySummary & { cpu: CpuUse };
+  temporal?: TemporalSummary & { cpu: CpuUse };
   targets: { name: string; target: string; measured: string; pass: boolean | null }[];
   errors: string[];
   complete: boolean;
@@ -324,6 +334,7 @@ const report: Report = {
     entities: ENTITIES, batch: BATCH, upsertConcurrency: CONCURRENCY, bareSeconds: BARE_SECONDS, getSeconds: GET_SECONDS,
     getConnections: 10, queries: QUERIES, queryConcurrency: 1, maxDistanceM: MAX_DISTANCE_M,
     notifyUpdates: NOTIFY_UPDATES, notifyRate: NOTIFY_RATE, notifySubscriptions: NOTIFY_SUBSCRIPTIONS, notifyBatch: NOTIFY_BATCH,
+    temporalInstances: TEMPORAL_INSTANCES, temporalSensors: TEMPORAL_SENSORS, temporalRequests: TEMPORAL_REQUESTS,
     phases: [...PHASES].join(''),
   },
   baselines: {},
@@ -495,6 +506,25 @@ async function main(): Promise<void> {
     }
   }
 
+  if (PHASES.has('f')) {
+    // (f) temporal API on a bulk-loaded history (before (e): nothing here writes through the API)
+    log(`\n[f] temporal: ${fmt(TEMPORAL_INSTANCES)} attribute instances of ${fmt(TEMPORAL_SENSORS)} sensors loaded in the store,` +
+      ` then ${TEMPORAL_REQUESTS} sequential hourly averages over a month of one random sensor …`);
+    const cpu = cpuMeter(withPg);
+    const t = await runTemporalPhase({
+      db: store.db, base, instances: TEMPORAL_INSTANCES, sensors: TEMPORAL_SENSORS, requests: TEMPORAL_REQUESTS, warmup: 20, seed: 11,
+    });
+    report.temporal = { ...t, cpu: cpu() };
+    log(`  loaded ${fmt(t.instances)} instances in ${fmt(t.loadSeconds, 1)} s (${fmt(t.loadRowsPerSec)} rows/s, generate_series in the store)`);
+    log(`  ${t.requests} requests: p50 ${fmt(t.latencyMs.p50, 2)} ms, p95 ${fmt(t.latencyMs.p95, 2)} ms, p99 ${fmt(t.latencyMs.p99, 2)} ms,` +
+      ` max ${fmt(t.latencyMs.max, 1)} ms; ${t.periods} hourly periods, ${fmt(t.responseBytes)} B per answer`);
+    log(`  statuses ${JSON.stringify(t.statuses)}; ${cpuText(report.temporal.cpu)}; e.g. ${t.exampleUrl}`);
+    if (t.firstError) {
+      report.errors.push(`temporal: ${t.firstError}`);
+      log(`  ERROR ${t.firstError}`);
+    }
+  }
+
   if (PHASES.has('e')) {
     // (e) notifications end to end: last, its subscriptions would make the other phases' writes match.
     // Twice: at the target rate for the latency, then unpaced for the most the worker delivers.
@@ -578,6 +608,13 @@ function judge(): void {
     measured: n && nMax ? fmt(n.lost + nMax.lost) : 'n/a',
     pass: n && nMax ? [n, nMax].every((x) => x.lost === 0 && x.committed === x.updates && !x.firstError) : null,
   });
+  const tq = report.temporal;
+  t.push({
+    name: 'temporal hourly avg over a month p95 (ms)',
+    target: `<= ${TARGETS.temporalP95Ms}`,
+    measured: tq ? fmt(tq.latencyMs.p95, 2) : 'n/a',
+    pass: tq ? tq.latencyMs.p95 <= TARGETS.temporalP95Ms && !tq.firstError : null,
+  });
 }
 
 function printSummary(): void {
@@ -600,6 +637,8 @@ function printSummary(): void {
       x ? `p50 ${fmt(x.latencyMs.p50)}, p95 ${fmt(x.latencyMs.p95)}, p99 ${fmt(x.latencyMs.p99)} ms;` +
         ` lost ${x.lost}, duplicates ${x.duplicates}, fan-out ${fmt(x.fanOut, 2)}` : '']);
   }
+  rows.push(['(f) temporal hourly avg, a month', r.temporal ? `p95 ${fmt(r.temporal.latencyMs.p95, 2)} ms` : na,
+    r.temporal ? `p50 ${fmt(r.temporal.latencyMs.p50, 2)}, p99 ${fmt(r.temporal.latencyMs.p99, 2)} ms over ${fmt(r.temporal.instances)} instances` : '']);
   log('\n' + table(rows));
   log('\n' + table([['target', 'wanted', 'measured', ''], ...r.targets.map((t) => [t.name, t.target, t.measured, t.pass === null ? '—' : t.pass ? 'PASS' : 'MISS'])]));
   log(`\nmachine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, ${r.machine.platform}, Node ${r.machine.node}`);

@@ -58,22 +58,24 @@ function sendBatch(reply: FastifyReply, result: BatchResult, onSuccess: () => Fa
 const routes = async (app: FastifyInstance) => {
   app.addHook('preValidation', checkBodyType);
   const schema = { body: S.arrayBody, response: S.batchResultResponses };
+  // every entity of a batch is checked by request.broker: refused ones are per-entity 403 errors
+  const config = { access: 'write' } as const;
 
-  app.post('/entityOperations/create', { schema }, async (request, reply) => {
+  app.post('/entityOperations/create', { schema, config }, async (request, reply) => {
     const parsed = await parseBatch(app, request, { requireType: true });
-    const result = merge(parsed, await app.broker.batchCreate(request.tenant, parsed.entities));
+    const result = merge(parsed, await request.broker.batchCreate(request.tenant, parsed.entities));
     return sendBatch(reply, result, () => reply.code(201).send(result.success));
   });
 
   app.post<{ Querystring: { options?: string } }>(
     '/entityOperations/upsert',
-    { schema: { ...schema, querystring: S.optionsQuery } },
+    { schema: { ...schema, querystring: S.optionsQuery }, config },
     async (request, reply) => {
       const options = parseOptions(request.query.options, ['replace', 'update']);
       if (options.size > 1) throw badRequestData("options 'replace' and 'update' exclude each other");
       const parsed = await parseBatch(app, request, { requireType: true });
       const upserted = parsed.entities.length
-        ? await app.broker.batchUpsert(request.tenant, parsed.entities, options.has('update') ? 'update' : 'replace')
+        ? await request.broker.batchUpsert(request.tenant, parsed.entities, options.has('update') ? 'update' : 'replace')
         : { success: [], errors: [], created: [] };
       const result = merge(parsed, upserted);
       return sendBatch(reply, result, () =>
@@ -84,22 +86,22 @@ const routes = async (app: FastifyInstance) => {
 
   app.post<{ Querystring: { options?: string } }>(
     '/entityOperations/update',
-    { schema: { ...schema, querystring: S.optionsQuery } },
+    { schema: { ...schema, querystring: S.optionsQuery }, config },
     async (request, reply) => {
       const noOverwrite = parseOptions(request.query.options, ['noOverwrite']).has('noOverwrite');
       const parsed = await parseBatch(app, request, { requireType: false });
-      const result = merge(parsed, await app.broker.batchUpdate(request.tenant, parsed.entities, { noOverwrite }));
+      const result = merge(parsed, await request.broker.batchUpdate(request.tenant, parsed.entities, { noOverwrite }));
       return sendBatch(reply, result, () => reply.code(204).send());
     },
   );
 
-  app.post('/entityOperations/merge', { schema }, async (request, reply) => {
+  app.post('/entityOperations/merge', { schema, config }, async (request, reply) => {
     const parsed = await parseBatch(app, request, { requireType: false, allowNull: true, partial: true });
-    const result = merge(parsed, await app.broker.batchMerge(request.tenant, parsed.entities));
+    const result = merge(parsed, await request.broker.batchMerge(request.tenant, parsed.entities));
     return sendBatch(reply, result, () => reply.code(204).send());
   });
 
-  app.post('/entityOperations/delete', { schema }, async (request, reply) => {
+  app.post('/entityOperations/delete', { schema, config }, async (request, reply) => {
     const body = request.body as unknown[];
     if (body.length === 0) throw badRequestData('the batch is empty');
     if (body.length > app.config.maxBatchSize) throw badRequestData(`the batch has ${body.length} ids; the maximum is ${app.config.maxBatchSize}`);
@@ -113,32 +115,18 @@ const routes = async (app: FastifyInstance) => {
         errors.push({ entityId: typeof id === 'string' ? id : '', error: (err as NgsiError).toProblem() });
       }
     }
-    const deleted = ids.length ? await app.broker.batchDelete(request.tenant, ids) : { success: [], errors: [] };
+    const deleted = ids.length ? await request.broker.batchDelete(request.tenant, ids) : { success: [], errors: [] };
     const result = { success: deleted.success, errors: [...errors, ...deleted.errors] };
     return sendBatch(reply, result, () => reply.code(204).send());
   });
 
   app.post<{ Querystring: QueryInput }>(
     '/entityOperations/query',
-    { schema: { body: S.queryBody, querystring: S.entityQuery } },
+    { schema: { body: S.queryBody, querystring: S.entityQuery }, config: { access: 'read' } },
     async (request, reply) => {
       const body = request.body as Record<string, unknown>;
       const tm = await requestTermMap(app, request, body);
-      const geoQ = (body.geoQ ?? {}) as Record<string, unknown>;
-      const input: QueryInput = {
-        ...request.query,
-        entities: body.entities as QueryInput['entities'],
-        attrs: Array.isArray(body.attrs) ? (body.attrs as string[]).join(',') : undefined,
-        pick: Array.isArray(body.pick) ? (body.pick as string[]).join(',') : (body.pick as string | undefined),
-        omit: Array.isArray(body.omit) ? (body.omit as string[]).join(',') : (body.omit as string | undefined),
-        q: body.q as string | undefined,
-        scopeQ: body.scopeQ as string | undefined,
-        lang: (body.lang as string | undefined) ?? request.query.lang,
-        georel: geoQ.georel as string | undefined,
-        geometry: geoQ.geometry as string | undefined,
-        coordinates: geoQ.coordinates,
-        geoproperty: geoQ.geoproperty as string | undefined,
-      };
+      const input = queryBodyInput(body, request.query);
       const query = buildEntityQuery(input, tm);
       await assertTenantExists(app, request.tenant);
       const result = await app.broker.queryEntities(request.tenant, query);
@@ -146,5 +134,24 @@ const routes = async (app: FastifyInstance) => {
     },
   );
 };
+
+/** The spec's Query body (POST /entityOperations/query) as the query parameters of GET /entities. */
+export function queryBodyInput(body: Record<string, unknown>, query: QueryInput): QueryInput {
+  const geoQ = (body.geoQ ?? {}) as Record<string, unknown>;
+  return {
+    ...query,
+    entities: body.entities as QueryInput['entities'],
+    attrs: Array.isArray(body.attrs) ? (body.attrs as string[]).join(',') : undefined,
+    pick: Array.isArray(body.pick) ? (body.pick as string[]).join(',') : (body.pick as string | undefined),
+    omit: Array.isArray(body.omit) ? (body.omit as string[]).join(',') : (body.omit as string | undefined),
+    q: body.q as string | undefined,
+    scopeQ: body.scopeQ as string | undefined,
+    lang: (body.lang as string | undefined) ?? query.lang,
+    georel: geoQ.georel as string | undefined,
+    geometry: geoQ.geometry as string | undefined,
+    coordinates: geoQ.coordinates,
+    geoproperty: geoQ.geoproperty as string | undefined,
+  };
+}
 
 export default routes;

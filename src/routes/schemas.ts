@@ -3,7 +3,8 @@
  * Entity bodies are free-form by nature: their deep validation is ngsi-ld/entity/parse.
  */
 
-const problem = {
+/** Problem details (also the broker's, passed through in Orion-LD mode). */
+export const problem = {
   type: 'object',
   properties: {
     type: { type: 'string' },
@@ -137,4 +138,49 @@ export const queryBody = {
     '@context': {},
   },
   required: ['type'],
+} as const;
+
+// --- temporal API (spec 5.6.11-5.6.16, 5.7.3, 5.7.4) -------------------------------------------------
+
+const temporalQ = {
+  timerel: { type: 'string', maxLength: 16 },
+  timeAt: { type: 'string', maxLength: 64 },
+  endTimeAt: { type: 'string', maxLength: 64 },
+  timeproperty: { type: 'string', maxLength: 32 },
+} as const;
+
+const temporalOnly = {
+  ...temporalQ,
+  lastN: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+  aggrMethods: { type: 'string', maxLength: 256 },
+  aggrPeriodDuration: { type: 'string', maxLength: 64 },
+  datasetId: { type: 'string', maxLength: 8192 },
+} as const;
+
+export const temporalQuery = { type: 'object', properties: { ...entityQuery.properties, ...temporalOnly } } as const;
+
+/** POST /temporal/entityOperations/query: the Query body with temporalQ (required, spec 5.2.23). */
+export const temporalQueryBody = {
+  type: 'object',
+  properties: { ...queryBody.properties, temporalQ: { type: 'object', properties: temporalQ, additionalProperties: false } },
+  required: ['type', 'temporalQ'],
+} as const;
+
+export const instanceParams = {
+  type: 'object',
+  properties: { ...attrParams.properties, instanceId: { type: 'string', minLength: 1, maxLength: 1024 } },
+  required: ['entityId', 'attrId', 'instanceId'],
+} as const;
+
+/** A temporal query answer: entities of free form (attributes are named by the client's context). */
+export const temporalEntitiesResponses = {
+  200: { type: 'array', items: { type: 'object', additionalProperties: true } },
+  206: { type: 'array', items: { type: 'object', additionalProperties: true } },
+  ...errorResponses,
+} as const;
+
+export const temporalEntityResponses = {
+  200: { type: 'object', additionalProperties: true },
+  206: { type: 'object', additionalProperties: true },
+  ...errorResponses,
 } as const;

@@ -15,6 +15,7 @@ import { geoQueryToSql } from '../../ngsi-ld/query/geo';
 import { scopeQToSql } from '../../ngsi-ld/query/scope';
 import { typeExprToSql } from '../../ngsi-ld/query/type-expr';
 import { assertFiltersEvaluable, matchSubscriptions, type EntityChange } from '../../notify/matcher';
+import { recordEntityWrites } from '../../temporal/history-store';
 import type { Subscription } from '../../notify/types';
 import { applySubscriptionPatch, type SubscriptionPatch } from '../../notify/subscription-parse';
 import {
@@ -62,9 +63,10 @@ export class EmbeddedBroker implements ContextBroker {
   }
 
   /**
-   * One write transaction. `fn` records the entities it changed in `changes` (before/after); they
-   * are matched against the tenant's subscriptions at the end, in the same transaction, so that
-   * the outbox rows commit (or roll back) with the entity write.
+   * One write transaction. `fn` records the entities it changed in `changes` (before/after); at
+   * the end, in the same transaction, the instances written go to the attribute history and the
+   * changes are matched against the tenant's subscriptions, so that history and outbox rows commit
+   * (or roll back) with the entity write.
    */
   private async write<T>(tenant: string, fn: (tx: Queryable, now: string, changes: EntityChange[]) => Promise<T>): Promise<T> {
     const now = new Date().toISOString();
@@ -72,6 +74,7 @@ export class EmbeddedBroker implements ContextBroker {
       if (!this.knownTenants.has(tenant)) await ensureTenant(tx, tenant);
       const changes: EntityChange[] = [];
       const r = await fn(tx, now, changes);
+      await recordEntityWrites(tx, tenant, changes, now);
       await matchSubscriptions(tx, tenant, changes, now);
       return r;
     });
@@ -402,7 +405,8 @@ class ByIdReader {
   }
 }
 
-function selectorToSql(s: EntitySelector, params: SqlParams, typesAsFilter = false): string {
+/** One entity selector as SQL on alias `e` (columns id, types): also used by the temporal queries. */
+export function selectorToSql(s: EntitySelector, params: SqlParams, typesAsFilter = false): string {
   const parts: string[] = [];
   // `(…) IS TRUE` is the same test (WHERE drops NULL as it drops false) that no index can serve
   if (s.types) parts.push(typesAsFilter ? `(${typeExprToSql(s.types, params, 'e.types')}) IS TRUE` : typeExprToSql(s.types, params, 'e.types'));

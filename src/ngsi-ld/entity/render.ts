@@ -72,6 +72,15 @@ export function renderGeoJson(entities: Entity[], tm: TermMap, opts: GeoJsonOpti
   return collection;
 }
 
+/**
+ * Attribute instances one by one (the temporal representation lists them): objects in the
+ * normalized/concise forms, simplified values with keyValues.
+ */
+export function renderInstances(instances: AttributeInstance[], tm: TermMap, opts: RenderOptions): unknown[] {
+  const plan = compilePlan(tm, opts, false);
+  return instances.map((inst) => (plan.format === 'keyValues' ? simplifiedValue(inst, plan) : objectForm(inst, plan, false)));
+}
+
 /** An entity type (or attribute name) as the client's context names it. */
 export function renderTypeName(iri: string, tm: TermMap): string {
   return tm.compact(iri);

@@ -1,0 +1,377 @@
+/**
+ * The attribute history (spec 4.5.7, temporal representation) on PostgreSQL/PGlite: one row per
+ * attribute instance ever written (attribute_instances), and the id and types of every entity that
+ * has history (temporal_entities, kept after the entity is deleted). Migration 40 has the tables.
+ *
+ * Writes of the NGSI-LD entity API record their instances in the same transaction and in one
+ * statement per write: the instances a write touched are exactly those whose modifiedAt is the
+ * write's time (ngsi-ld/entity/mutate stamps them), so the rows are selected on the server from
+ * the entity rows just written: no instance travels twice between Node and the store.
+ */
+import type { Queryable } from '../store/db';
+import { SqlParams } from '../store/sql';
+import { ensureTenant } from '../store/entity-store';
+import type { EntityChange } from '../notify/matcher';
+import { qToSql } from '../ngsi-ld/query/q-sql';
+import { geoQueryToSql } from '../ngsi-ld/query/geo';
+import { scopeQToSql } from '../ngsi-ld/query/scope';
+import { selectorToSql } from '../broker/embedded/engine';
+import { notFound } from '../ngsi-ld/errors';
+import type { AttributeInstance, AttributeKind, Attributes } from '../ngsi-ld/types';
+import { periodBoundaries } from './duration';
+import type {
+  AggregatedPeriod, AggregationMethod, TemporalEntity, TemporalQuery, TemporalResult, TimeProperty,
+} from './types';
+
+/** Instances of one attribute in one response, at most (spec 6.3.10: more → 206 with Content-Range). */
+export const MAX_INSTANCES = 1000;
+/** aggregation periods per query, at most (an hourly month is 744) */
+export const MAX_PERIODS = 10_000;
+
+const INSTANCE_ID_PREFIX = 'urn:ngsi-ld:attribute:instance:';
+export const instanceIdOf = (seq: number | string): string => INSTANCE_ID_PREFIX + String(seq);
+/** The row number behind an instanceId, or undefined when it is not one of ours. */
+export function seqOf(instanceId: string): string | undefined {
+  if (!instanceId.startsWith(INSTANCE_ID_PREFIX)) return undefined;
+  const seq = instanceId.slice(INSTANCE_ID_PREFIX.length);
+  return /^[1-9]\d{0,17}$/.test(seq) ? seq : undefined;
+}
+
+const COLUMNS = 'tenant, entity_id, attr, ts, modified_at, value_num, instance';
+
+/** The stored columns of an instance `i` (jsonb) written at `now` (a timestamptz), after tenant, entity_id, attr. */
+const instanceValuesSql = (i: string, now: string): string =>
+  `COALESCE((${i}->>'observedAt')::timestamptz, ${now}), ${now},
+   CASE WHEN jsonb_typeof(${i}->'value') = 'number' THEN (${i}->>'value')::float8 END, ${i}`;
+
+const sameTypes = (a: string[], b: string[]): boolean => a.length === b.length && a.every((t, i) => t === b[i]);
+
+/**
+ * Records what one entity-API write changed, in its transaction: every instance it wrote, and the
+ * types of entities that were created or changed type. Deletions add nothing (history is kept).
+ */
+export async function recordEntityWrites(tx: Queryable, tenant: string, changes: EntityChange[], now: string): Promise<void> {
+  const written: string[] = [];
+  const typed: string[] = [];
+  for (const { before, after } of changes) {
+    if (!after) continue;
+    written.push(after.id);
+    if (!before || !sameTypes(before.type, after.type)) typed.push(after.id);
+  }
+  if (typed.length) {
+    await tx.query(
+      `INSERT INTO temporal_entities (tenant, id, types, created_at)
+       SELECT tenant, id, types, created_at FROM entities WHERE tenant = $1 AND id = ANY($2::text[])
+       ON CONFLICT (tenant, id) DO UPDATE SET types = EXCLUDED.types`,
+      [tenant, typed],
+    );
+  }
+  if (written.length) {
+    await tx.query(
+      `INSERT INTO attribute_instances (${COLUMNS})
+       SELECT e.tenant, e.id, k.key, ${instanceValuesSql('i', '$3::text::timestamptz')}
+         FROM entities e, jsonb_each(e.attrs) k, jsonb_array_elements(k.value) i
+        WHERE e.tenant = $1 AND e.id = ANY($2::text[]) AND i->>'modifiedAt' = $3::text`,
+      [tenant, written, now],
+    );
+  }
+}
+
+// --- temporal API writes (spec 5.6.11-5.6.16) -----------------------------------------------------
+
+const entityHistoryNotFound = (id: string) => notFound(`no temporal representation of entity '${id}'`);
+
+/** Instances as written through the temporal API: their own createdAt/modifiedAt are the write time. */
+function stampInstances(attrs: Attributes, now: string): { attr: string; i: AttributeInstance }[] {
+  const rows: { attr: string; i: AttributeInstance }[] = [];
+  for (const [attr, instances] of Object.entries(attrs)) {
+    for (const inst of instances) rows.push({ attr, i: { ...inst, createdAt: now, modifiedAt: now } });
+  }
+  return rows;
+}
+
+async function insertInstances(tx: Queryable, tenant: string, id: string, attrs: Attributes, now: string): Promise<void> {
+  const rows = stampInstances(attrs, now);
+  if (rows.length === 0) return;
+  await tx.query(
+    `INSERT INTO attribute_instances (${COLUMNS})
+     SELECT $1, $2, x->>'attr', ${instanceValuesSql("(x->'i')", '$3::timestamptz')} FROM jsonb_array_elements($4::jsonb) x`,
+    [tenant, id, now, JSON.stringify(rows)],
+  );
+}
+
+/**
+ * Creates the temporal representation of an entity or adds instances to it (types given are
+ * added); returns whether it was created.
+ */
+export async function upsertTemporalEntity(tx: Queryable, tenant: string, id: string, types: string[], attrs: Attributes, now: string): Promise<boolean> {
+  await ensureTenant(tx, tenant);
+  const { rows } = await tx.query<{ created: boolean }>(
+    `INSERT INTO temporal_entities (tenant, id, types, created_at) VALUES ($1, $2, $3::text[], $4::timestamptz)
+     ON CONFLICT (tenant, id) DO UPDATE
+       SET types = ARRAY(SELECT DISTINCT unnest(temporal_entities.types || EXCLUDED.types) ORDER BY 1)
+     RETURNING xmax = 0 AS created`, // a freshly inserted row version has no xmax; an updated one has
+    [tenant, id, types, now],
+  );
+  await insertInstances(tx, tenant, id, attrs, now);
+  return rows[0].created;
+}
+
+/** Adds instances to an existing temporal representation (404 when there is none). */
+export async function appendTemporalAttributes(tx: Queryable, tenant: string, id: string, attrs: Attributes, now: string): Promise<void> {
+  const { rows } = await tx.query('SELECT 1 FROM temporal_entities WHERE tenant = $1 AND id = $2 FOR UPDATE', [tenant, id]);
+  if (rows.length === 0) throw entityHistoryNotFound(id);
+  await insertInstances(tx, tenant, id, attrs, now);
+}
+
+/** Deletes the whole temporal representation of an entity (its current state is not touched). */
+export async function deleteTemporalEntity(tx: Queryable, tenant: string, id: string): Promise<void> {
+  const { rowCount } = await tx.query('DELETE FROM temporal_entities WHERE tenant = $1 AND id = $2', [tenant, id]);
+  if (rowCount === 0) throw entityHistoryNotFound(id);
+  await tx.query('DELETE FROM attribute_instances WHERE tenant = $1 AND entity_id = $2', [tenant, id]);
+}
+
+/** Deletes an attribute's history: the default instance's (or datasetId's), or all with deleteAll. */
+export async function deleteTemporalAttribute(
+  tx: Queryable, tenant: string, id: string, attr: string, opts: { datasetId?: string; deleteAll?: boolean },
+): Promise<void> {
+  const params = new SqlParams([tenant, id, attr]);
+  const dataset = opts.deleteAll ? '' : opts.datasetId === undefined ? ` AND NOT instance ? 'datasetId'` : ` AND instance->>'datasetId' = ${params.add(opts.datasetId)}`;
+  const { rowCount } = await tx.query(`DELETE FROM attribute_instances WHERE tenant = $1 AND entity_id = $2 AND attr = $3${dataset}`, params.values);
+  if (rowCount === 0) throw notFound(`no history of attribute '${attr}' in entity '${id}'`);
+}
+
+const instanceNotFound = (id: string, attr: string, instanceId: string) =>
+  notFound(`attribute '${attr}' of entity '${id}' has no instance '${instanceId}'`);
+
+/** Replaces one stored instance (a correction); its instanceId and createdAt stay. */
+export async function replaceInstance(
+  tx: Queryable, tenant: string, id: string, attr: string, instanceId: string, instance: AttributeInstance, now: string,
+): Promise<void> {
+  const seq = seqOf(instanceId);
+  if (seq === undefined) throw instanceNotFound(id, attr, instanceId);
+  const { rowCount } = await tx.query(
+    `UPDATE attribute_instances h SET (ts, modified_at, value_num, instance) =
+       (SELECT ${instanceValuesSql('x', '$6::timestamptz')} FROM (SELECT $5::jsonb || jsonb_build_object('createdAt', h.instance->'createdAt') AS x) s)
+      WHERE tenant = $1 AND entity_id = $2 AND attr = $3 AND seq = $4`,
+    [tenant, id, attr, seq, JSON.stringify({ ...instance, modifiedAt: now }), now],
+  );
+  if (rowCount === 0) throw instanceNotFound(id, attr, instanceId);
+}
+
+export async function deleteInstance(tx: Queryable, tenant: string, id: string, attr: string, instanceId: string): Promise<void> {
+  const seq = seqOf(instanceId);
+  const { rowCount } = seq === undefined ? { rowCount: 0 } : await tx.query(
+    'DELETE FROM attribute_instances WHERE tenant = $1 AND entity_id = $2 AND attr = $3 AND seq = $4',
+    [tenant, id, attr, seq],
+  );
+  if (rowCount === 0) throw instanceNotFound(id, attr, instanceId);
+}
+
+/** Retention: drops instances older than `before`, then entities left with neither history nor state. */
+export async function pruneHistory(db: Queryable, before: Date): Promise<number> {
+  const { rowCount } = await db.query('DELETE FROM attribute_instances WHERE ts < $1', [before.toISOString()]);
+  await db.query(
+    `DELETE FROM temporal_entities t
+      WHERE NOT EXISTS (SELECT 1 FROM entities e WHERE e.tenant = t.tenant AND e.id = t.id)
+        AND NOT EXISTS (SELECT 1 FROM attribute_instances h WHERE h.tenant = t.tenant AND h.entity_id = t.id)`,
+  );
+  return rowCount;
+}
+
+// --- queries (spec 5.7.3, 5.7.4) ------------------------------------------------------------------
+
+/** The time of an instance (alias h) per time property; createdAt is read from the instance (no index serves it). */
+const TIME_OF: Record<TimeProperty, string> = {
+  observedAt: 'h.ts',
+  modifiedAt: 'h.modified_at',
+  createdAt: `(h.instance->>'createdAt')::timestamptz`,
+};
+
+/** The instance filter of a query (attrs, datasetIds, time range) on alias `h`. */
+function instanceFilter(q: TemporalQuery, params: SqlParams): string {
+  const col = TIME_OF[q.time.property];
+  const parts: string[] = [];
+  if (q.entities.attrs) parts.push(`h.attr = ANY(${params.add(q.entities.attrs)}::text[])`);
+  if (q.datasetIds) {
+    const named = q.datasetIds.filter((d) => d !== '@none');
+    const alternatives = named.length ? [`h.instance->>'datasetId' = ANY(${params.add(named)}::text[])`] : [];
+    if (named.length < q.datasetIds.length) alternatives.push(`NOT h.instance ? 'datasetId'`);
+    parts.push(`(${alternatives.join(' OR ')})`);
+  }
+  const { rel, at, endAt } = q.time;
+  if (rel === 'before') parts.push(`${col} < ${params.add(at)}::timestamptz`);
+  if (rel === 'after') parts.push(`${col} >= ${params.add(at)}::timestamptz`);
+  if (rel === 'between') parts.push(`${col} >= ${params.add(at)}::timestamptz AND ${col} < ${params.add(endAt)}::timestamptz`);
+  return parts.map((p) => ' AND ' + p).join('');
+}
+
+/**
+ * Which temporal entities a query selects, on alias `e` (temporal_entities): the selectors on the
+ * kept id and types; q, scopeQ and geo-queries on the entity's current state (an entity deleted
+ * since matches none of them); with attrs or a time range, only entities with instances in it.
+ */
+function entityFilter(q: TemporalQuery, params: SqlParams, requireInstances: boolean): string {
+  const where = ['e.tenant = $1'];
+  const eq = q.entities;
+  const selectors = eq.selectors.map((s) => selectorToSql(s, params)).filter(Boolean);
+  if (selectors.length) where.push(selectors.length === 1 ? selectors[0] : `(${selectors.join(' OR ')})`);
+  const current: string[] = [];
+  if (eq.q) current.push(qToSql(eq.q, { expand: eq.expand, params, attrsColumn: 'c.attrs' }));
+  if (eq.scopeQ) current.push(scopeQToSql(eq.scopeQ, { params, scopesColumn: 'c.scopes' }));
+  if (eq.geo) current.push(geoQueryToSql(eq.geo, { params, locationColumn: 'c.location', attrsColumn: 'c.attrs' }));
+  if (current.length) where.push(`EXISTS (SELECT 1 FROM entities c WHERE c.tenant = e.tenant AND c.id = e.id AND ${current.join(' AND ')})`);
+  if (requireInstances && (eq.attrs || q.time.rel || q.datasetIds)) {
+    where.push(`EXISTS (SELECT 1 FROM attribute_instances h WHERE h.tenant = e.tenant AND h.entity_id = e.id${instanceFilter(q, params)})`);
+  }
+  return where.join(' AND ');
+}
+
+interface InstanceRow {
+  entity_id: string;
+  attr: string;
+  seq: string | number;
+  at: Date | string;
+  instance: AttributeInstance;
+  rn: number;
+}
+
+interface AggregateRow {
+  entity_id: string;
+  attr: string;
+  kind: AttributeKind;
+  bucket: number;
+  [method: string]: unknown;
+}
+
+const iso = (t: Date | string): string => (typeof t === 'string' ? new Date(t).toISOString() : t.toISOString());
+
+/** SQL of each aggregation method over the rows of one period (value_num: numbers only). */
+const AGGREGATES: Record<AggregationMethod, string> = {
+  totalCount: 'count(*)',
+  distinctCount: `count(DISTINCT COALESCE(h.instance->'value', h.instance->'object', h.instance->'languageMap', h.instance->'vocab',
+                  h.instance->'json', h.instance->'valueList', h.instance->'objectList'))`,
+  sum: 'sum(h.value_num)',
+  avg: 'avg(h.value_num)',
+  min: 'min(h.value_num)',
+  max: 'max(h.value_num)',
+  stddev: 'stddev_samp(h.value_num)',
+  sumsq: 'sum(h.value_num * h.value_num)',
+};
+
+export class TemporalHistory {
+  constructor(private readonly db: Queryable) {}
+
+  /**
+   * GET /temporal/entities (a page of entities) or, with `byId`, /temporal/entities/{id}
+   * (404 when the entity has no temporal representation).
+   */
+  async query(tenant: string, q: TemporalQuery, byId?: string): Promise<TemporalResult> {
+    const params = new SqlParams([tenant]);
+    const filter = entityFilter(q, params, byId === undefined);
+    const page = new SqlParams(params.values);
+    const { rows } = await this.db.query<{ id: string; types: string[] }>(
+      `SELECT e.id, e.types FROM temporal_entities e WHERE ${filter} ORDER BY e.id
+        LIMIT ${page.add(q.entities.limit)} OFFSET ${page.add(q.entities.offset)}`,
+      page.values,
+    );
+    if (byId !== undefined && rows.length === 0) throw entityHistoryNotFound(byId);
+    let count: number | undefined;
+    if (q.entities.count) {
+      const { rows: n } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM temporal_entities e WHERE ${filter}`, params.values);
+      count = Number(n[0].n);
+    }
+    const entities: TemporalEntity[] = rows.map((r) => ({ id: r.id, types: r.types, instances: {}, aggregated: {} }));
+    if (entities.length === 0) return { entities, count };
+    const byEntity = new Map(entities.map((e) => [e.id, e]));
+    const ids = entities.map((e) => e.id);
+    if (q.aggregation) {
+      await this.aggregate(tenant, q, ids, byEntity);
+      return { entities, count };
+    }
+    const truncated = await this.loadInstances(tenant, q, ids, byEntity);
+    return { entities, count, truncated };
+  }
+
+  /** The instances in range per (entity, attribute), oldest first; lastN keeps the newest n. */
+  private async loadInstances(tenant: string, q: TemporalQuery, ids: string[], byEntity: Map<string, TemporalEntity>): Promise<TemporalResult['truncated']> {
+    const params = new SqlParams([tenant, ids]);
+    const col = TIME_OF[q.time.property];
+    const keep = Math.min(q.lastN ?? MAX_INSTANCES, MAX_INSTANCES);
+    // lastN counts from the newest; otherwise from the oldest, one more than fits to see a truncation
+    const order = q.lastN !== undefined ? 'DESC' : 'ASC';
+    const { rows } = await this.db.query<InstanceRow>(
+      `SELECT entity_id, attr, seq, at, instance, rn FROM (
+         SELECT h.entity_id, h.attr, h.seq, ${col} AS at, h.instance,
+                row_number() OVER (PARTITION BY h.entity_id, h.attr ORDER BY ${col} ${order}, h.seq ${order})::int AS rn
+           FROM attribute_instances h WHERE h.tenant = $1 AND h.entity_id = ANY($2::text[])${instanceFilter(q, params)}
+       ) x WHERE rn <= ${params.add(keep + (q.lastN !== undefined ? 0 : 1))}
+       ORDER BY entity_id, attr, at, seq`,
+      params.values,
+    );
+    let truncated = false;
+    let from = '';
+    let to = '';
+    for (const r of rows) {
+      if (r.rn > keep) {
+        truncated = true;
+        continue;
+      }
+      const at = iso(r.at);
+      if (from === '' || at < from) from = at;
+      if (at > to) to = at;
+      (byEntity.get(r.entity_id)!.instances[r.attr] ??= []).push({ instanceId: instanceIdOf(r.seq), at, instance: r.instance });
+    }
+    // the range the response covers: from its oldest instance to its newest
+    return truncated ? { from, to } : undefined;
+  }
+
+  /** Aggregated values per period of aggrPeriodDuration (spec 4.5.19), computed in SQL. */
+  private async aggregate(tenant: string, q: TemporalQuery, ids: string[], byEntity: Map<string, TemporalEntity>): Promise<void> {
+    const aggregation = q.aggregation!;
+    const range = await this.aggregationRange(tenant, q, ids);
+    if (!range) return;
+    const boundaries = periodBoundaries(range.start, range.end, aggregation.period, MAX_PERIODS);
+    const params = new SqlParams([tenant, ids]);
+    const col = TIME_OF[q.time.property];
+    const thresholds = params.add(boundaries.map((b) => b.toISOString()));
+    const selects = aggregation.methods.map((m) => `${AGGREGATES[m]} AS "${m}"`).join(', ');
+    const { rows } = await this.db.query<AggregateRow>(
+      `SELECT h.entity_id, h.attr, max(h.instance->>'type') AS kind, width_bucket(${col}, ${thresholds}::timestamptz[]) AS bucket, ${selects}
+         FROM attribute_instances h
+        WHERE h.tenant = $1 AND h.entity_id = ANY($2::text[])${instanceFilter(q, params)}
+          AND ${col} >= ${params.add(range.start.toISOString())}::timestamptz AND ${col} < ${params.add(range.end.toISOString())}::timestamptz
+        GROUP BY h.entity_id, h.attr, bucket ORDER BY h.entity_id, h.attr, bucket`,
+      params.values,
+    );
+    for (const r of rows) {
+      const e = byEntity.get(r.entity_id)!;
+      const attr = (e.aggregated[r.attr] ??= { kind: r.kind, periods: [] });
+      const bucket = Number(r.bucket);
+      const period: AggregatedPeriod = { start: boundaries[bucket - 1].toISOString(), end: boundaries[bucket].toISOString(), values: {} };
+      for (const m of aggregation.methods) period.values[m] = r[m] === null || r[m] === undefined ? null : Number(r[m]);
+      attr.periods.push(period);
+    }
+  }
+
+  /** [start, end) of an aggregation: the query's bounds, else the oldest / just after the newest instance. */
+  private async aggregationRange(tenant: string, q: TemporalQuery, ids: string[]): Promise<{ start: Date; end: Date } | undefined> {
+    const { rel, at, endAt } = q.time;
+    let start = rel === 'after' || rel === 'between' ? new Date(at!) : undefined;
+    let end = rel === 'between' ? new Date(endAt!) : rel === 'before' ? new Date(at!) : undefined;
+    if (!start || !end) {
+      const params = new SqlParams([tenant, ids]);
+      const col = TIME_OF[q.time.property];
+      const { rows } = await this.db.query<{ first: Date | string | null; last: Date | string | null }>(
+        `SELECT min(${col}) AS first, max(${col}) AS last FROM attribute_instances h
+          WHERE h.tenant = $1 AND h.entity_id = ANY($2::text[])${instanceFilter(q, params)}`,
+        params.values,
+      );
+      if (rows[0].first === null || rows[0].last === null) return undefined;
+      start ??= new Date(iso(rows[0].first));
+      end ??= new Date(new Date(iso(rows[0].last)).getTime() + 1);
+    }
+    return { start, end };
+  }
+}
+

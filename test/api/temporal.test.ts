@@ -1,0 +1,249 @@
+import type { FastifyInstance } from 'fastify';
+import { openTestApp } from '../helpers/app';
+import { openTestDb } from '../helpers/db';
+import { buildApp } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { upsertTemporalEntity } from '../../src/temporal/history-store';
+import { BASE, DEFAULT_VOCAB, client, expectProblem, expectStatus, json, utype, type Client } from '../helpers/ngsi';
+
+/**
+ * The temporal API (spec 5.6.11-5.6.16, 5.7.3, 5.7.4): history recorded by entity writes, queries
+ * with timerel/lastN/attrs/q/geo, temporalValues, aggregation, temporal writes.
+ */
+
+let app: FastifyInstance;
+let c: Client;
+const T = utype('Sensor');
+const id = (n: number) => `urn:ngsi-ld:${T}:${n}`;
+const tUrl = (eid: string, rest = '') => `${BASE}/temporal/entities/${encodeURIComponent(eid)}${rest}`;
+const at = (minute: number) => new Date(Date.UTC(2026, 10, 1, 0, minute)).toISOString();
+
+beforeAll(async () => {
+  ({ app } = await openTestApp({ AUTH: 'off' }));
+  c = client(app);
+  // sensor 1: created, then 5 updates of temperature through the entity API (one observation per minute)
+  await c.create({
+    id: id(1), type: T,
+    temperature: { type: 'Property', value: 0, observedAt: at(0), unitCode: 'CEL' },
+    status: { type: 'Property', value: 'ok' },
+    location: { type: 'GeoProperty', value: { type: 'Point', coordinates: [9.85, 46.26] } },
+  });
+  for (let m = 1; m <= 5; m++) {
+    expectStatus(await c.patch(`${BASE}/entities/${encodeURIComponent(id(1))}/attrs`, { temperature: { type: 'Property', value: m * 2, observedAt: at(m) } }), 204);
+  }
+  // sensor 2, far away (Milan), via a batch upsert
+  expectStatus(await c.post(`${BASE}/entityOperations/upsert`, [
+    { id: id(2), type: T, temperature: { type: 'Property', value: 20, observedAt: at(0) }, location: { type: 'GeoProperty', value: { type: 'Point', coordinates: [9.19, 45.46] } } },
+  ]), 201);
+}, 120_000);
+
+afterAll(() => app.close());
+
+describe('history recorded by entity writes', () => {
+  test('every instance written is kept, oldest first, with its observedAt and an instanceId', async () => {
+    const body = json(expectStatus(await c.get(tUrl(id(1))), 200));
+    expect(body.id).toBe(id(1));
+    expect(body.type).toBe(T);
+    expect(body.temperature.map((i: any) => i.value)).toEqual([0, 2, 4, 6, 8, 10]);
+    expect(body.temperature.map((i: any) => i.observedAt)).toEqual([0, 1, 2, 3, 4, 5].map(at));
+    for (const i of body.temperature) expect(i.instanceId).toMatch(/^urn:ngsi-ld:attribute:instance:\d+$/);
+    expect(new Set(body.temperature.map((i: any) => i.instanceId)).size).toBe(6);
+    // written once at creation, not touched by the updates
+    expect(body.status).toHaveLength(1);
+  });
+
+  test('timerel before/after/between, lastN, attrs', async () => {
+    const between = json(expectStatus(await c.get(tUrl(id(1), `?timerel=between&timeAt=${at(1)}&endTimeAt=${at(4)}&attrs=temperature`)), 200));
+    expect(between.temperature.map((i: any) => i.value)).toEqual([2, 4, 6]);
+    expect(between.status).toBeUndefined();
+    const before = json(expectStatus(await c.get(tUrl(id(1), `?timerel=before&timeAt=${at(2)}&attrs=temperature`)), 200));
+    expect(before.temperature.map((i: any) => i.value)).toEqual([0, 2]);
+    const after = json(expectStatus(await c.get(tUrl(id(1), `?timerel=after&timeAt=${at(4)}&attrs=temperature`)), 200));
+    expect(after.temperature.map((i: any) => i.value)).toEqual([8, 10]);
+    const last = json(expectStatus(await c.get(tUrl(id(1), '?lastN=2&attrs=temperature')), 200));
+    expect(last.temperature.map((i: any) => i.value)).toEqual([8, 10]);
+  });
+
+  test('timeproperty=modifiedAt ranges over the write times', async () => {
+    const body = json(expectStatus(await c.get(tUrl(id(1), `?timeproperty=modifiedAt&timerel=after&timeAt=2000-01-01T00:00:00Z&attrs=temperature&options=sysAttrs`)), 200));
+    expect(body.temperature).toHaveLength(6);
+    for (const i of body.temperature) expect(Date.parse(i.modifiedAt)).toBeGreaterThan(Date.parse('2026-01-01'));
+    expectProblem(await c.get(tUrl(id(1), '?timeproperty=deletedAt')), 501, 'OperationNotSupported');
+  });
+
+  test('options=temporalValues: [value, time] pairs', async () => {
+    const body = json(expectStatus(await c.get(tUrl(id(1), '?options=temporalValues&attrs=temperature,status')), 200));
+    expect(body.temperature).toEqual({ type: 'Property', values: [0, 2, 4, 6, 8, 10].map((v, i) => [v, at(i)]) });
+    expect(body.status.type).toBe('Property');
+    expect(body.status.values[0][0]).toBe('ok');
+  });
+
+  test('history stays after the entity is deleted', async () => {
+    const gone = `urn:ngsi-ld:${T}:gone`;
+    await c.create({ id: gone, type: T, temperature: { type: 'Property', value: 1, observedAt: at(0) } });
+    expectStatus(await c.del(`${BASE}/entities/${encodeURIComponent(gone)}`), 204);
+    const body = json(expectStatus(await c.get(tUrl(gone)), 200));
+    expect(body.temperature).toHaveLength(1);
+  });
+});
+
+describe('GET /temporal/entities', () => {
+  test('type selects entities, q and geo-queries filter on the current state, count', async () => {
+    const all = expectStatus(await c.get(`${BASE}/temporal/entities?type=${T}&attrs=temperature&count=true`), 200);
+    const ids = json<any[]>(all).map((e) => e.id);
+    expect(ids).toEqual(expect.arrayContaining([id(1), id(2)]));
+    expect(Number(all.headers['ngsild-results-count'])).toBe(ids.length);
+    const warm = json<any[]>(expectStatus(await c.get(`${BASE}/temporal/entities?type=${T}&q=temperature>15`), 200));
+    expect(warm.map((e) => e.id)).toEqual([id(2)]);
+    const near = json<any[]>(expectStatus(await c.get(
+      `${BASE}/temporal/entities?type=${T}&georel=near;maxDistance==5000&geometry=Point&coordinates=[9.85,46.26]`,
+    ), 200));
+    expect(near.map((e) => e.id)).toEqual([id(1)]);
+  });
+
+  test('a time range only returns entities with instances in it; pagination by limit/offset', async () => {
+    // (sensor 2's location has no observedAt: its time is the write's, after timeAt too)
+    const late = json<any[]>(expectStatus(await c.get(`${BASE}/temporal/entities?type=${T}&timerel=after&timeAt=${at(3)}&attrs=temperature`), 200));
+    expect(late.map((e) => e.id)).toEqual([id(1)]);
+    const page = json<any[]>(expectStatus(await c.get(`${BASE}/temporal/entities?type=${T}&limit=1&offset=1`), 200));
+    expect(page).toHaveLength(1);
+  });
+
+  test('POST /temporal/entityOperations/query with temporalQ', async () => {
+    const res = expectStatus(await c.post(`${BASE}/temporal/entityOperations/query`, {
+      type: 'Query', entities: [{ type: T, id: id(1) }], attrs: ['temperature'],
+      temporalQ: { timerel: 'between', timeAt: at(2), endTimeAt: at(3) },
+    }), 200);
+    const [e] = json<any[]>(res);
+    expect(e.temperature.map((i: any) => i.value)).toEqual([4]);
+  });
+
+  test('aggregation per period: avg, max, totalCount, sum, sumsq, stddev', async () => {
+    const res = expectStatus(await c.get(tUrl(id(1),
+      `?format=aggregatedValues&aggrMethods=avg,max,totalCount,sum,sumsq,stddev,distinctCount,min&aggrPeriodDuration=PT3M&timerel=between&timeAt=${at(0)}&endTimeAt=${at(6)}&attrs=temperature`)), 200);
+    const t = json(res).temperature;
+    // periods [0,3) = 0,2,4 and [3,6) = 6,8,10
+    expect(t.type).toBe('Property');
+    expect(t.avg).toEqual([[2, at(0), at(3)], [8, at(3), at(6)]]);
+    expect(t.max).toEqual([[4, at(0), at(3)], [10, at(3), at(6)]]);
+    expect(t.min).toEqual([[0, at(0), at(3)], [6, at(3), at(6)]]);
+    expect(t.totalCount.map((p: any) => p[0])).toEqual([3, 3]);
+    expect(t.distinctCount.map((p: any) => p[0])).toEqual([3, 3]);
+    expect(t.sum.map((p: any) => p[0])).toEqual([6, 24]);
+    expect(t.sumsq.map((p: any) => p[0])).toEqual([20, 200]);
+    expect(t.stddev[0][0]).toBeCloseTo(2, 10);
+  });
+
+  test('errors: unknown timerel, missing timeAt, bad duration, unknown method, too broad', async () => {
+    expectProblem(await c.get(tUrl(id(1), '?timerel=during&timeAt=2026-01-01T00:00:00Z')), 400, 'BadRequestData');
+    expectProblem(await c.get(tUrl(id(1), '?timerel=before')), 400, 'BadRequestData');
+    expectProblem(await c.get(tUrl(id(1), `?timerel=between&timeAt=${at(3)}&endTimeAt=${at(1)}`)), 400, 'BadRequestData');
+    expectProblem(await c.get(tUrl(id(1), '?format=aggregatedValues&aggrMethods=avg&aggrPeriodDuration=1H')), 400, 'BadRequestData');
+    expectProblem(await c.get(tUrl(id(1), '?format=aggregatedValues&aggrMethods=median')), 400, 'BadRequestData');
+    expectProblem(await c.get(`${BASE}/temporal/entities`), 400, 'BadRequestData');
+    expectProblem(await c.get(tUrl('urn:ngsi-ld:Nothing:here')), 404, 'ResourceNotFound');
+    expectProblem(await c.get(tUrl(id(1)), { 'NGSILD-Tenant': 'nobody-here' }), 404, 'NonexistentTenant');
+  });
+});
+
+describe('temporal writes', () => {
+  const sid = `urn:ngsi-ld:${T}:temporal-only`;
+
+  test('POST /temporal/entities creates (201) then adds (204); instances need no datasetIds', async () => {
+    const res = await c.post(`${BASE}/temporal/entities`, {
+      id: sid, type: T,
+      speed: [
+        { type: 'Property', value: 120, observedAt: at(0) },
+        { type: 'Property', value: 80, observedAt: at(1) },
+      ],
+    });
+    expectStatus(res, 201);
+    expect(res.headers.location).toBe(tUrl(sid));
+    expectStatus(await c.post(`${BASE}/temporal/entities`, { id: sid, type: T, speed: { type: 'Property', value: 100, observedAt: at(2) } }), 204);
+    expectStatus(await c.post(tUrl(sid, '/attrs'), { speed: [{ type: 'Property', value: 90, observedAt: at(3) }] }), 204);
+    const body = json(expectStatus(await c.get(tUrl(sid)), 200));
+    expect(body.speed.map((i: any) => i.value)).toEqual([120, 80, 100, 90]);
+    // only the temporal representation: no current entity was created
+    expectProblem(await c.get(`${BASE}/entities/${encodeURIComponent(sid)}`), 404, 'ResourceNotFound');
+  });
+
+  test('PATCH and DELETE one instance by instanceId', async () => {
+    const before = json(await c.get(tUrl(sid)));
+    const [first, second] = before.speed;
+    expectStatus(await c.patch(tUrl(sid, `/attrs/speed/${encodeURIComponent(first.instanceId)}`), { speed: { type: 'Property', value: 121, observedAt: at(0) } }), 204);
+    expectStatus(await c.del(tUrl(sid, `/attrs/speed/${encodeURIComponent(second.instanceId)}`)), 204);
+    const after = json(await c.get(tUrl(sid)));
+    expect(after.speed.map((i: any) => i.value)).toEqual([121, 100, 90]);
+    expect(after.speed[0].instanceId).toBe(first.instanceId);
+    expectProblem(await c.del(tUrl(sid, `/attrs/speed/${encodeURIComponent(second.instanceId)}`)), 404, 'ResourceNotFound');
+    expectProblem(await c.del(tUrl(sid, '/attrs/speed/not-an-instance')), 404, 'ResourceNotFound');
+  });
+
+  test('DELETE an attribute history, then the entity history', async () => {
+    expectStatus(await c.post(tUrl(sid, '/attrs'), { load: { type: 'Property', value: 1, observedAt: at(0) } }), 204);
+    expectStatus(await c.del(tUrl(sid, '/attrs/speed')), 204);
+    const body = json(await c.get(tUrl(sid)));
+    expect(body.speed).toBeUndefined();
+    expect(body.load).toHaveLength(1);
+    expectStatus(await c.del(tUrl(sid)), 204);
+    expectProblem(await c.get(tUrl(sid)), 404, 'ResourceNotFound');
+    expectProblem(await c.post(tUrl(sid, '/attrs'), { load: { type: 'Property', value: 1 } }), 404, 'ResourceNotFound');
+  });
+
+  test('datasetIds: filter by datasetId (@none = the default instance), delete one dataset', async () => {
+    const did = `urn:ngsi-ld:${T}:datasets`;
+    expectStatus(await c.post(`${BASE}/temporal/entities`, {
+      id: did, type: T,
+      level: [
+        { type: 'Property', value: 1, observedAt: at(0) },
+        { type: 'Property', value: 2, observedAt: at(1), datasetId: 'urn:ngsi-ld:Dataset:radar' },
+        { type: 'Property', value: 3, observedAt: at(2), datasetId: 'urn:ngsi-ld:Dataset:radar' },
+      ],
+    }), 201);
+    const radar = json(await c.get(tUrl(did, '?datasetId=urn:ngsi-ld:Dataset:radar')));
+    expect(radar.level.map((i: any) => i.value)).toEqual([2, 3]);
+    const plain = json(await c.get(tUrl(did, '?datasetId=@none')));
+    expect(plain.level.map((i: any) => i.value)).toEqual([1]);
+    const created = json(await c.get(tUrl(did, `?timeproperty=createdAt&timerel=before&timeAt=2000-01-01T00:00:00Z`)));
+    expect(created.level).toBeUndefined();
+    expectStatus(await c.del(tUrl(did, '/attrs/level?datasetId=urn:ngsi-ld:Dataset:radar')), 204);
+    expect(json(await c.get(tUrl(did))).level.map((i: any) => i.value)).toEqual([1]);
+    expectProblem(await c.del(tUrl(did, '/attrs/level?datasetId=urn:ngsi-ld:Dataset:radar')), 404, 'ResourceNotFound');
+  });
+
+  test('invalid bodies are 400', async () => {
+    expectProblem(await c.post(`${BASE}/temporal/entities`, { type: T, speed: 1 }), 400, 'BadRequestData');
+    expectProblem(await c.post(`${BASE}/temporal/entities`, { id: 'not a uri', type: T }), 400, 'BadRequestData');
+    expectProblem(await c.post(`${BASE}/temporal/entities`, { id: sid, type: T, speed: { type: 'Property' } }), 400, 'BadRequestData');
+  });
+
+  test('compact names follow the request context (default vocab here)', async () => {
+    const body = json(await c.get(tUrl(id(1), '?attrs=temperature&lastN=1')));
+    expect(Object.keys(body)).toContain('temperature');
+    expect(JSON.stringify(body)).not.toContain(DEFAULT_VOCAB);
+  });
+});
+
+describe('retention (TEMPORAL_RETENTION_DAYS)', () => {
+  test('instances older than the retention are pruned when the service starts', async () => {
+    const db = await openTestDb();
+    const rid = 'urn:ngsi-ld:Probe:retention';
+    const v = 'https://uri.etsi.org/ngsi-ld/default-context/v';
+    await db.transaction((tx) => upsertTemporalEntity(tx, '', rid, ['https://uri.etsi.org/ngsi-ld/default-context/Probe'], {
+      [v]: [{ type: 'Property', value: 1, observedAt: '2001-01-01T00:00:00.000Z' }, { type: 'Property', value: 2, observedAt: new Date().toISOString() }],
+    }, new Date().toISOString()));
+    const pruning = await buildApp(loadConfig({ LOG_LEVEL: 'silent', AUTH: 'off', TEMPORAL_RETENTION_DAYS: '30' }), { db });
+    await pruning.ready();
+    try {
+      // pruning runs in the background once the service is ready
+      let values: number[] = [];
+      for (let i = 0; i < 50 && values.length !== 1; i++) {
+        if (i) await new Promise((res) => setTimeout(res, 100));
+        values = json(await client(pruning).get(tUrl(rid))).v.map((x: any) => x.value);
+      }
+      expect(values).toEqual([2]);
+    } finally {
+      await pruning.close();
+    }
+  });
+});
