@@ -64,6 +64,8 @@ export interface Config {
   maxJsonDepth: number;
   /** entities per batch operation */
   maxBatchSize: number;
+  /** items (or measurements) per contractor API request */
+  ingestMaxItems: number;
   /** base URL the service is reached at (for Location headers / hosted contexts); derived from the request when unset */
   publicUrl?: string;
   /** attribute history older than this many days is pruned (hourly); 0 keeps it forever */
@@ -153,6 +155,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit: int('BODY_LIMIT', 8 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     maxJsonDepth: int('MAX_JSON_DEPTH', 32, 4, 256),
     maxBatchSize: int('MAX_BATCH_SIZE', 1000, 1, 100000),
+    ingestMaxItems: int('INGEST_MAX_ITEMS', 10_000, 1, 100_000),
     publicUrl: url('PUBLIC_URL', ['http:', 'https:']),
     temporalRetentionDays: int('TEMPORAL_RETENTION_DAYS', 0, 0, 36500),
     dashboardTileUrl: url('DASHBOARD_TILE_URL', ['http:', 'https:']),

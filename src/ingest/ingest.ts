@@ -23,7 +23,6 @@ import { UnreadableItem } from './formats';
 import type { IngestDeps, IngestIssue, IngestItemResult, IngestOptions, IngestResult } from './types';
 
 /** Default bound of items per request (the route's limit). */
-export const INGEST_MAX_ITEMS = 10_000;
 /** Default chunk size: the NGSI-LD batch limit (MAX_BATCH_SIZE). */
 export const INGEST_CHUNK_SIZE = 1000;
 

@@ -4,7 +4,9 @@ import addFormats from 'ajv-formats';
 import { toNormalized } from '../domain/keyvalues-to-normalized';
 import { alreadyExists, badRequestData, NgsiError, notFound } from '../ngsi-ld/errors';
 import { JSON_TYPE } from '../ngsi-ld/http';
-import { ingestItems, INGEST_CHUNK_SIZE, INGEST_MAX_ITEMS } from '../ingest/ingest';
+import { ingestItems, INGEST_CHUNK_SIZE } from '../ingest/ingest';
+import { IdempotencyStore } from '../ingest/idempotency';
+import { answerIdempotently } from './idempotent';
 import { parseJsonItems, parseNdjson, UnreadableItem } from '../ingest/formats';
 import {
   checkRegistration, deviceEntityId, mapMeasurement, observedEntityId, registrationToDevice, REGISTRATION_SCHEMA,
@@ -15,7 +17,7 @@ import type { IngestDeps, IngestIssue, IngestItemResult, IngestOptions, IngestRe
 import { DeviceRegistry, type StoredRegistration } from '../store/device-registry';
 import { assertWritableType } from './support';
 import { assertEntityWrite } from '../auth/principal';
-import { ingestStatus, NDJSON_TYPES, queuedAs, queuedIngestResult } from './api-v1';
+import { idempotentWriteHeaders, ingestStatus, NDJSON_TYPES, queuedAs, queuedIngestResult } from './api-v1';
 import { contractorWrites } from '../plugins/ingestion-outbox';
 
 /**
@@ -41,7 +43,6 @@ import { contractorWrites } from '../plugins/ingestion-outbox';
 
 const DEVICE_BODY_TYPES: readonly string[] = [JSON_TYPE];
 const MEASUREMENT_BODY_TYPES: readonly string[] = [JSON_TYPE, ...NDJSON_TYPES];
-const MAX_MEASUREMENTS = INGEST_MAX_ITEMS;
 
 // --- schemas -----------------------------------------------------------------------------------------
 
@@ -183,9 +184,10 @@ const measurementsSchema = {
     'applied oldest first): values scaled (raw × scale + offset), unitCode from the registration, observedAt, refDevice, ' +
     'location. Per measurement: accepted, or rejected with JSON pointers (/deviceId unknown device, /observedAt bad date, ' +
     '/values/<key> unknown key, wrong type, out of range, /values/<key>/unitCode wrong unit). ' +
-    '200: all accepted; 207: some rejected; 422: none accepted, or atomic=true and some rejected (nothing stored); 503: store failure.',
+    '200: all accepted; 207: some rejected; 422: none accepted, or atomic=true and some rejected (nothing stored); 503: store failure. ' +
+    'Idempotency-Key: a retry with the same key and body gets the stored response (Idempotent-Replayed: true).',
   tags: TAGS,
-  headers: tenantHeader,
+  headers: idempotentWriteHeaders,
   querystring: {
     type: 'object',
     properties: {
@@ -262,6 +264,7 @@ const WRITE = { access: 'write' } as const;
 
 const routes = async (app: FastifyInstance): Promise<void> => {
   const registry = new DeviceRegistry(app.db);
+  const idempotency = new IdempotencyStore(app.db);
   const depsOf = (request: FastifyRequest): IngestDeps => ({ broker: request.broker, contexts: app.contexts, log: request.log });
 
   // NDJSON measurements (this scope only; the JSON family is parsed app-wide)
@@ -370,56 +373,59 @@ const routes = async (app: FastifyInstance): Promise<void> => {
         : parseJsonItems(request.body);
       const { items: input, lines } = parsed;
       if (input.length === 0) throw badRequestData('no measurements');
-      if (input.length > MAX_MEASUREMENTS) throw badRequestData(`the request has ${input.length} measurements; the maximum is ${MAX_MEASUREMENTS}`);
+      const max = app.config.ingestMaxItems;
+      if (input.length > max) throw badRequestData(`the request has ${input.length} measurements; the maximum is ${max}`);
 
-      const deviceIds = input.flatMap((m) => (m && typeof m === 'object' && typeof (m as { deviceId?: unknown }).deviceId === 'string'
-        ? [(m as { deviceId: string }).deviceId] : []));
-      const registrations = await registry.getMany(request.tenant, deviceIds);
-      const now = Date.now();
-      const results: IngestItemResult[] = input.map((_, index) => ({ index, status: 'rejected', ...(lines?.[index] !== undefined ? { line: lines[index] } : {}) }));
-      const groups = new Map<string, { index: number; mapped: MappedObservation }[]>();
-      for (const [index, raw] of input.entries()) {
-        if (raw instanceof UnreadableItem) {
-          results[index].errors = raw.errors;
-          continue;
+      return answerIdempotently(idempotency, request, reply, ['measurements', String(atomic)], async () => {
+        const deviceIds = input.flatMap((m) => (m && typeof m === 'object' && typeof (m as { deviceId?: unknown }).deviceId === 'string'
+          ? [(m as { deviceId: string }).deviceId] : []));
+        const registrations = await registry.getMany(request.tenant, deviceIds);
+        const now = Date.now();
+        const results: IngestItemResult[] = input.map((_, index) => ({ index, status: 'rejected', ...(lines?.[index] !== undefined ? { line: lines[index] } : {}) }));
+        const groups = new Map<string, { index: number; mapped: MappedObservation }[]>();
+        for (const [index, raw] of input.entries()) {
+          if (raw instanceof UnreadableItem) {
+            results[index].errors = raw.errors;
+            continue;
+          }
+          const deviceId = (raw as { deviceId?: unknown } | null)?.deviceId;
+          const mapped = mapMeasurement(typeof deviceId === 'string' ? registrations.get(deviceId)?.registration : undefined, raw, now);
+          if (!mapped.ok) {
+            results[index].errors = mapped.errors;
+            continue;
+          }
+          results[index].id = mapped.value.item.id as string;
+          const group = groups.get(mapped.value.type) ?? [];
+          group.push({ index, mapped: mapped.value });
+          groups.set(mapped.value.type, group);
         }
-        const deviceId = (raw as { deviceId?: unknown } | null)?.deviceId;
-        const mapped = mapMeasurement(typeof deviceId === 'string' ? registrations.get(deviceId)?.registration : undefined, raw, now);
-        if (!mapped.ok) {
-          results[index].errors = mapped.errors;
-          continue;
+        const valid = [...groups.values()].reduce((n, g) => n + g.length, 0);
+        if (atomic && groups.size > 1) throw badRequestData('atomic=true takes measurements of devices of one observed type only');
+        if (atomic && valid < input.length) {
+          for (const g of groups.values()) {
+            for (const { index } of g) results[index].errors = [{ pointer: '/', reason: 'valid, but not written: the atomic request has rejected measurements' }];
+          }
+          return { status: 422, body: summary(results) };
         }
-        results[index].id = mapped.value.item.id as string;
-        const group = groups.get(mapped.value.type) ?? [];
-        group.push({ index, mapped: mapped.value });
-        groups.set(mapped.value.type, group);
-      }
-      const valid = [...groups.values()].reduce((n, g) => n + g.length, 0);
-      if (atomic && groups.size > 1) throw badRequestData('atomic=true takes measurements of devices of one observed type only');
-      if (atomic && valid < input.length) {
-        for (const g of groups.values()) {
-          for (const { index } of g) results[index].errors = [{ pointer: '/', reason: 'valid, but not written: the atomic request has rejected measurements' }];
-        }
-        return reply.code(422).type(JSON_TYPE).send(summary(results));
-      }
 
-      let retryable = false;
-      const writes = contractorWrites(app, request);
-      for (const [type, group] of groups) {
-        // oldest first: the entity of a device ends with its newest observation
-        group.sort((a, b) => (a.mapped.normalize.observedAt < b.mapped.normalize.observedAt ? -1 : a.mapped.normalize.observedAt > b.mapped.normalize.observedAt ? 1 : 0));
-        const opts: IngestOptions = { atomic, normalize: (i) => group[i]?.mapped.normalize };
-        const written: IngestResult = await ingestItems(writes.deps, request.tenant, type, group.map((g) => g.mapped.item), opts);
-        if (written.retryable) retryable = true;
-        for (const r of written.items) {
-          const { index, mapped } = group[r.index];
-          results[index].status = r.status;
-          if (r.status === 'accepted') delete results[index].errors;
-          else results[index].errors = (r.errors ?? []).map((e) => remap(e, mapped));
+        let retryable = false;
+        const writes = contractorWrites(app, request);
+        for (const [type, group] of groups) {
+          // oldest first: the entity of a device ends with its newest observation
+          group.sort((a, b) => (a.mapped.normalize.observedAt < b.mapped.normalize.observedAt ? -1 : a.mapped.normalize.observedAt > b.mapped.normalize.observedAt ? 1 : 0));
+          const opts: IngestOptions = { atomic, normalize: (i) => group[i]?.mapped.normalize };
+          const written: IngestResult = await ingestItems(writes.deps, request.tenant, type, group.map((g) => g.mapped.item), opts);
+          if (written.retryable) retryable = true;
+          for (const r of written.items) {
+            const { index, mapped } = group[r.index];
+            results[index].status = r.status;
+            if (r.status === 'accepted') delete results[index].errors;
+            else results[index].errors = (r.errors ?? []).map((e) => remap(e, mapped));
+          }
         }
-      }
-      const out = { ...queuedAs(writes.ingestionId), ...summary(results) };
-      return reply.code(ingestStatus({ ...out, ...(retryable ? { retryable } : {}) }, atomic, writes.ingestionId)).type(JSON_TYPE).send(out);
+        const out = { ...queuedAs(writes.ingestionId), ...summary(results) };
+        return { status: ingestStatus({ ...out, ...(retryable ? { retryable } : {}) }, atomic, writes.ingestionId), body: out, retryable };
+      });
     },
   );
 

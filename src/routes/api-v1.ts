@@ -4,9 +4,10 @@ import { SMARTLAND_CONTEXT_URL } from '../domain/sdm-types';
 import { bundledContextDocument } from '../ngsi-ld/context/resolver';
 import { badRequestData } from '../ngsi-ld/errors';
 import { JSON_TYPE, JSONLD_TYPE, mediaType } from '../ngsi-ld/http';
-import { assertSupportedType, ingestItems, INGEST_CHUNK_SIZE, INGEST_MAX_ITEMS } from '../ingest/ingest';
+import { assertSupportedType, ingestItems, INGEST_CHUNK_SIZE } from '../ingest/ingest';
 import { parseCsv, parseJsonItems, parseNdjson, type ParsedItems } from '../ingest/formats';
-import { IDEMPOTENCY_HEADER, IdempotencyStore, REPLAYED_HEADER, idempotencyKeyOf, requestHash } from '../ingest/idempotency';
+import { IdempotencyStore } from '../ingest/idempotency';
+import { answerIdempotently } from './idempotent';
 import type { IngestResult } from '../ingest/types';
 import { assertWritableType } from './support';
 import { contractorWrites } from '../plugins/ingestion-outbox';
@@ -21,10 +22,14 @@ export const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson'] as co
 export const CSV_TYPE = 'text/csv';
 const INGEST_TYPES: readonly string[] = [JSON_TYPE, ...NDJSON_TYPES, CSV_TYPE];
 
-export interface ApiV1Options {
-  /** items per request (default INGEST_MAX_ITEMS) */
-  maxItems?: number;
-}
+/** Headers of a contractor write that may be retried safely (Idempotency-Key). */
+export const idempotentWriteHeaders = {
+  type: 'object',
+  properties: {
+    'idempotency-key': { type: 'string', minLength: 1, maxLength: 200, description: '1-200 printable ASCII characters' },
+    'ngsild-tenant': { type: 'string', description: 'tenant (default: the default tenant)' },
+  },
+} as const;
 
 const problem = {
   type: 'object',
@@ -100,13 +105,7 @@ const ingestSchema = {
       atomic: { type: 'boolean', default: false, description: `all or nothing (at most ${INGEST_CHUNK_SIZE} items)` },
     },
   },
-  headers: {
-    type: 'object',
-    properties: {
-      'idempotency-key': { type: 'string', minLength: 1, maxLength: 200, description: '1-200 printable ASCII characters' },
-      'ngsild-tenant': { type: 'string', description: 'tenant (default: the default tenant)' },
-    },
-  },
+  headers: idempotentWriteHeaders,
   body: {
     content: {
       // items are checked one by one (a bad one is reported, the others go on), not here
@@ -167,8 +166,8 @@ function itemsOf(request: FastifyRequest, type: string, maxJsonDepth: number): P
   return parseJsonItems(request.body);
 }
 
-const routes = async (app: FastifyInstance, opts: ApiV1Options) => {
-  const maxItems = opts.maxItems ?? INGEST_MAX_ITEMS;
+const routes = async (app: FastifyInstance) => {
+  const maxItems = app.config.ingestMaxItems;
   const idempotency = new IdempotencyStore(app.db);
 
   // text bodies for this scope only (the NGSI-LD plugin parses the JSON family app-wide)
@@ -188,40 +187,17 @@ const routes = async (app: FastifyInstance, opts: ApiV1Options) => {
       const { type } = request.params;
       const atomic = request.query.atomic ?? false;
       assertSupportedType(type);
-      const key = idempotencyKeyOf(request.headers[IDEMPOTENCY_HEADER]);
       if (request.body === undefined || request.body === '') throw badRequestData('the request has no body');
       const parsed = itemsOf(request, type, app.config.maxJsonDepth);
       if (parsed.items.length > maxItems) {
         throw badRequestData(`the request has ${parsed.items.length} items; the maximum is ${maxItems}`);
       }
-      const tenant = request.tenant;
-      if (key !== undefined) {
-        const hash = requestHash([type, String(atomic), mediaType(request.headers['content-type']) ?? '',
-          typeof request.body === 'string' ? request.body : JSON.stringify(request.body)]);
-        const claim = await idempotency.begin(tenant, key, hash);
-        if (claim.kind === 'replay') {
-          return reply.code(claim.status).header(REPLAYED_HEADER, 'true').type(JSON_TYPE).send(claim.body);
-        }
-      }
-      let result: IngestResult;
-      const writes = contractorWrites(app, request);
-      try {
-        result = await ingestItems(writes.deps, tenant, type, parsed.items, { atomic, maxItems, lines: parsed.lines });
-      } catch (err) {
-        if (key !== undefined) await idempotency.abandon(tenant, key).catch(() => undefined);
-        throw err;
-      }
-      const status = ingestStatus(result, atomic, writes.ingestionId);
-      const body = { ...queuedAs(writes.ingestionId), accepted: result.accepted, rejected: result.rejected, items: result.items };
-      if (key !== undefined) {
-        // the items are written whatever happens here; without a stored response a retry re-applies them (harmless)
-        const keep = result.retryable ? Promise.reject(new Error('not kept')) : idempotency.complete(tenant, key, status, body);
-        await keep.catch(async (err: Error) => {
-          if (!result.retryable) request.log.error({ err }, 'Idempotency-Key response could not be stored');
-          await idempotency.abandon(tenant, key).catch(() => undefined);
-        });
-      }
-      return reply.code(status).type(JSON_TYPE).send(body);
+      return answerIdempotently(idempotency, request, reply, [type, String(atomic)], async () => {
+        const writes = contractorWrites(app, request);
+        const result = await ingestItems(writes.deps, request.tenant, type, parsed.items, { atomic, maxItems, lines: parsed.lines });
+        const body = { ...queuedAs(writes.ingestionId), accepted: result.accepted, rejected: result.rejected, items: result.items };
+        return { status: ingestStatus(result, atomic, writes.ingestionId), body, retryable: result.retryable };
+      });
     },
   );
 };

@@ -255,6 +255,21 @@ describe('measurements', () => {
     expect(wx.relativeHumidity.value).toBe(0.62);
   });
 
+  test('Idempotency-Key: a retried push is answered from the first, a changed one with the same key is 409', async () => {
+    const key = `measurements-retry-${Date.now()}`;
+    const m = { deviceId: 'pk-caspoggio-01', observedAt: '2024-05-02T08:00:00Z', values: { free: 17 } };
+    const first = expectStatus(await c.post(`${API}/measurements`, [m], { 'Idempotency-Key': key }), 200);
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    // meanwhile a newer measurement: the retry must not write the old one again
+    expectStatus(await c.post(`${API}/measurements`, { ...m, observedAt: '2024-05-02T09:00:00Z', values: { free: 3 } }), 200);
+    const retry = expectStatus(await c.post(`${API}/measurements`, [m], { 'Idempotency-Key': key }), 200);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(json(retry)).toEqual(json(first));
+    const [parking] = json(await byType('OffStreetParking', 'urn:ngsi-ld:Device:pk-caspoggio-01', 'Parking'));
+    expect(parking.availableSpotNumber.value).toBe(3);
+    expectProblem(await c.post(`${API}/measurements`, [{ ...m, values: { free: 18 } }], { 'Idempotency-Key': key }), 409, 'AlreadyExists');
+  });
+
   test('rejected measurements: unknown device, bad dates, out of range, wrong unit, unknown key (207, pointers)', async () => {
     const ok = { deviceId: 'wx-chiesa-01', observedAt: '2024-05-01T10:20:00Z', values: { t: 230 } };
     const future = new Date(Date.now() + 3_600_000).toISOString();

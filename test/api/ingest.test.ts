@@ -391,6 +391,20 @@ describe('requests refused as a whole', () => {
     expect(await exists(items[0].id)).toBe(false);
   });
 
+  test('INGEST_MAX_ITEMS bounds items and measurements per request', async () => {
+    const small = (await openTestApp({ INGEST_MAX_ITEMS: '3' })).app;
+    try {
+      const items = Array.from({ length: 4 }, (_, i) => ({ id: `urn:ngsi-ld:WeatherObserved:cap-${i}` }));
+      const res = await small.inject({ method: 'POST', url: `${API}/entities/WeatherObserved`, headers: { 'content-type': 'application/json' }, payload: items });
+      expect(expectProblem(res, 400, 'BadRequestData').detail).toMatch(/4 items; the maximum is 3/);
+      const m = Array.from({ length: 4 }, () => ({ deviceId: 'd', observedAt: '2026-11-22T06:00:00Z', values: {} }));
+      const res2 = await small.inject({ method: 'POST', url: `${API}/measurements`, headers: { 'content-type': 'application/json' }, payload: m });
+      expect(expectProblem(res2, 400, 'BadRequestData').detail).toMatch(/4 measurements; the maximum is 3/);
+    } finally {
+      await small.close();
+    }
+  });
+
   test('empty array, invalid JSON → 400; a scalar body is one rejected item', async () => {
     expectProblem(await push('WeatherObserved', []), 400, 'BadRequestData');
     expect(results(expectStatus(await push('WeatherObserved', '42'), 422)).items[0].errors).toEqual([
