@@ -72,7 +72,7 @@ export interface DeliveryWorkerOptions {
   sender?: Sender;
   /** id written into delivery_owner (default: random) */
   workerId?: string;
-  /** subscriptions delivered at the same time (default 8) */
+  /** subscriptions delivered at the same time (default 32) */
   concurrency?: number;
   /** queued rows per notification (default 100) */
   batchSize?: number;
@@ -142,6 +142,15 @@ export class DeliveryWorker {
   private inFlight = 0;
   private pumping = false;
   private again = false;
+  /**
+   * Whether a claim may find work: false after a claim came back short (every due subscription was
+   * taken) until something signals new work: wake(), or a claim released with rows left. A
+   * finished delivery then does not run a claim that would come back empty (they were half of all
+   * claims under load, and claims run one at a time).
+   */
+  private maybeMore = true;
+  /** counts wake-ups, so that a claim that came back short does not hide one that came meanwhile */
+  private signals = 0;
   private pollTimer?: NodeJS.Timeout;
   private wakeTimers = new Set<NodeJS.Timeout>();
   private lastHousekeeping = 0;
@@ -158,7 +167,7 @@ export class DeliveryWorker {
     this.timeoutMs = timeoutMs;
     this.ownsSender = !opts.sender;
     this.sender = opts.sender ?? new Senders({ policy: opts.policy, timeoutMs });
-    this.concurrency = opts.concurrency ?? 8;
+    this.concurrency = opts.concurrency ?? 32;
     this.batchSize = opts.batchSize ?? 100;
     this.batchesPerClaim = opts.batchesPerClaim ?? 20;
     this.pollMs = opts.pollMs ?? (opts.db.kind === 'pglite' ? 250 : 1000);
@@ -203,6 +212,8 @@ export class DeliveryWorker {
   /** Asks for a claim round now (after a commit that queued rows, on a LISTEN notification, on poll). */
   wake(): void {
     if (!this.running) return;
+    this.signals++;
+    this.maybeMore = true;
     void this.pump();
   }
 
@@ -289,9 +300,11 @@ export class DeliveryWorker {
         await this.housekeeping();
         const free = this.concurrency - this.inFlight;
         if (free <= 0) break;
+        const signals = this.signals;
         const claimed = await this.claim(free);
         for (const row of claimed) this.dispatch(row);
         if (claimed.length === free) this.again = true;
+        else if (signals === this.signals) this.maybeMore = false;
       } while (this.again && this.running);
     } catch (err) {
       if (!this.killed) this.opts.logger?.error({ err }, 'notification worker: claim failed');
@@ -312,12 +325,13 @@ export class DeliveryWorker {
     const job = (row.periodic ? this.runPeriodic(row) : this.runQueue(row))
       .catch((err) => {
         if (!this.killed) this.opts.logger?.error({ err, subscription: row.id }, 'notification worker: delivery failed');
+        this.maybeMore = true;
         return this.release(row).catch(() => undefined);
       })
       .finally(() => {
         this.inFlight--;
         this.jobs.delete(job);
-        if (this.running) void this.pump();
+        if (this.running && this.maybeMore) void this.pump();
         else if (this.inFlight === 0) this.notifyIdle();
       });
     this.jobs.add(job);
@@ -417,7 +431,11 @@ export class DeliveryWorker {
         leaseFrom = sentAt;
         // no rows: the statement released the claim (or it was not ours any more)
         rows = parseRows(next[0]?.rows ?? null);
-        if (rows.length === 0) released = true;
+        if (rows.length === 0) {
+          released = true;
+          // put back before its queue was empty: the next claim may take it (or another's rows)
+          if (!more) this.maybeMore = true;
+        }
         if (throttleMs) this.wakeAt(Date.now() + throttleMs);
       } else {
         const attempts = Number(rows[0].attempts) + 1;
