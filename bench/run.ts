@@ -130,10 +130,13 @@ class LoadClient {
 // ---------------------------------------------------------------------------------------------
 // CPU accounting per phase: this process (the service) and, when local, the PostgreSQL server
 
-function postgresTicks(): number | undefined {
+/**
+ * CPU ticks of every postgres process, by pid: its own plus its reaped children's (cutime,
+ * cstime), so that backends ending during a phase still count through the postmaster.
+ */
+function postgresTicks(): Map<string, number> | undefined {
   if (process.platform !== 'linux') return undefined;
-  let ticks = 0;
-  let found = false;
+  const ticks = new Map<string, number>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
@@ -141,14 +144,17 @@ function postgresTicks(): number | undefined {
       const close = stat.lastIndexOf(')');
       if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
       const fields = stat.slice(close + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
-      found = true;
+      ticks.set(pid, Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])); // utime, stime, cutime, cstime
     } catch {
       // the process ended meanwhile
     }
   }
-  return found ? ticks : undefined;
+  return ticks.size ? ticks : undefined;
 }
+
+/** Ticks spent between two readings: new processes from zero, a reused pid never negative. */
+const ticksBetween = (p0: Map<string, number>, p1: Map<string, number>): number =>
+  [...p1].reduce((sum, [pid, t]) => sum + Math.max(0, t - (p0.get(pid) ?? 0)), 0);
 
 interface CpuUse {
   /** CPU of the service process, % of one core */
@@ -168,7 +174,7 @@ function cpuMeter(withPostgres: boolean): () => CpuUse {
     return {
       servicePct: ((c.user + c.system) / 1000 / wallMs) * 100,
       // Linux clock ticks are 1/100 s
-      postgresPct: p0 !== undefined && p1 !== undefined ? (((p1 - p0) * 10) / wallMs) * 100 : undefined,
+      postgresPct: p0 !== undefined && p1 !== undefined ? ((ticksBetween(p0, p1) * 10) / wallMs) * 100 : undefined,
     };
   };
 }
