@@ -209,6 +209,11 @@ export class DeliveryWorker {
     if (this.ownsSender) await this.sender.close();
   }
 
+  /** Whether LISTEN/NOTIFY is connected: then every queued row (this process's too) wakes the worker. */
+  get listening(): boolean {
+    return this.listener !== undefined;
+  }
+
   /** Asks for a claim round now (after a commit that queued rows, on a LISTEN notification, on poll). */
   wake(): void {
     if (!this.running) return;

@@ -52,7 +52,8 @@ export default fp(
       app.log.info({ worker: worker.id }, 'notification worker started');
     });
     app.addHook('onResponse', async (request) => {
-      if (worker && request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS') worker.wake();
+      // with LISTEN connected the commit has woken the worker already; a second claim would come back empty
+      if (worker && !worker.listening && request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS') worker.wake();
     });
     // preClose runs before any onClose hook, so before the store plugin closes the database
     app.addHook('preClose', async () => {
