@@ -49,6 +49,8 @@ export interface AttributeInstance {
   unitCode?: string;
   createdAt?: string;
   modifiedAt?: string;
+  /** temporal representation only: when the instance was deleted (its value is urn:ngsi-ld:null) */
+  deletedAt?: string;
   [subAttribute: string]: unknown;
 }
 

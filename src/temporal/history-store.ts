@@ -17,7 +17,7 @@ import { geoQueryToSql } from '../ngsi-ld/query/geo';
 import { scopeQToSql } from '../ngsi-ld/query/scope';
 import { selectorToSql } from '../broker/embedded/engine';
 import { notFound } from '../ngsi-ld/errors';
-import type { AttributeInstance, AttributeKind, Attributes } from '../ngsi-ld/types';
+import type { AttributeInstance, AttributeKind, Attributes, Entity } from '../ngsi-ld/types';
 import { periodBoundaries } from './duration';
 import type {
   AggregatedPeriod, AggregationMethod, TemporalEntity, TemporalQuery, TemporalResult, TimeProperty,
@@ -46,17 +46,57 @@ const instanceValuesSql = (i: string, now: string): string =>
 
 const sameTypes = (a: string[], b: string[]): boolean => a.length === b.length && a.every((t, i) => t === b[i]);
 
+/** NGSI-LD Null in the value member of each attribute kind (spec 4.5: how a deleted instance reads). */
+const NGSI_LD_NULL = 'urn:ngsi-ld:null';
+const NULL_VALUE_OF: Record<AttributeKind, Partial<AttributeInstance>> = {
+  Property: { value: NGSI_LD_NULL },
+  GeoProperty: { value: NGSI_LD_NULL },
+  Relationship: { object: NGSI_LD_NULL },
+  LanguageProperty: { languageMap: { '@none': NGSI_LD_NULL } },
+  VocabProperty: { vocab: NGSI_LD_NULL },
+  JsonProperty: { json: NGSI_LD_NULL },
+  ListProperty: { valueList: [NGSI_LD_NULL] },
+  ListRelationship: { objectList: [{ object: NGSI_LD_NULL }] },
+};
+
+/** The instances of `before` that `after` (undefined: the entity was deleted) no longer has, as deletion instances. */
+function deletionsOf(before: Entity, after: Entity | undefined, now: string): { e: string; attr: string; i: AttributeInstance }[] {
+  const out: { e: string; attr: string; i: AttributeInstance }[] = [];
+  for (const [attr, instances] of Object.entries(before.attrs)) {
+    const kept = after?.attrs[attr] ?? [];
+    for (const inst of instances) {
+      if (kept.some((k) => k.datasetId === inst.datasetId)) continue;
+      const i: AttributeInstance = {
+        type: inst.type, ...NULL_VALUE_OF[inst.type], ...(inst.datasetId !== undefined ? { datasetId: inst.datasetId } : {}),
+        createdAt: now, modifiedAt: now, deletedAt: now,
+      };
+      out.push({ e: before.id, attr, i });
+    }
+  }
+  return out;
+}
+
 /**
- * Records what one entity-API write changed, in its transaction: every instance it wrote, and the
- * types of entities that were created or changed type. Deletions add nothing (history is kept).
+ * Records what one entity-API write changed, in its transaction: every instance it wrote, a
+ * deletion instance (deletedAt, NGSI-LD Null) for every instance it deleted (of attributes, or of
+ * whole entities: their history is kept), and the types of entities created or retyped.
  */
 export async function recordEntityWrites(tx: Queryable, tenant: string, changes: EntityChange[], now: string): Promise<void> {
   const written: string[] = [];
   const typed: string[] = [];
+  const deleted: { e: string; attr: string; i: AttributeInstance }[] = [];
   for (const { before, after } of changes) {
+    if (before) deleted.push(...deletionsOf(before, after, now));
     if (!after) continue;
     written.push(after.id);
     if (!before || !sameTypes(before.type, after.type)) typed.push(after.id);
+  }
+  if (deleted.length) {
+    await tx.query(
+      `INSERT INTO attribute_instances (${COLUMNS})
+       SELECT $1, x->>'e', x->>'attr', ${instanceValuesSql("(x->'i')", '$2::timestamptz')} FROM jsonb_array_elements($3::jsonb) x`,
+      [tenant, now, JSON.stringify(deleted)],
+    );
   }
   if (typed.length) {
     await tx.query(
@@ -186,6 +226,8 @@ const TIME_OF: Record<TimeProperty, string> = {
   observedAt: 'h.ts',
   modifiedAt: 'h.modified_at',
   createdAt: `(h.instance->>'createdAt')::timestamptz`,
+  // only deletion instances have it: timeproperty=deletedAt selects the deletions
+  deletedAt: `(h.instance->>'deletedAt')::timestamptz`,
 };
 
 /** The instance filter of a query (attrs, datasetIds, time range) on alias `h`. */
@@ -248,9 +290,10 @@ const iso = (t: Date | string): string => (typeof t === 'string' ? new Date(t).t
 
 /** SQL of each aggregation method over the rows of one period (value_num: numbers only). */
 const AGGREGATES: Record<AggregationMethod, string> = {
-  totalCount: 'count(*)',
+  // deletion instances (deletedAt, urn:ngsi-ld:null) are not values: not counted; value_num is NULL for them
+  totalCount: `count(*) FILTER (WHERE NOT h.instance ? 'deletedAt')`,
   distinctCount: `count(DISTINCT COALESCE(h.instance->'value', h.instance->'object', h.instance->'languageMap', h.instance->'vocab',
-                  h.instance->'json', h.instance->'valueList', h.instance->'objectList'))`,
+                  h.instance->'json', h.instance->'valueList', h.instance->'objectList')) FILTER (WHERE NOT h.instance ? 'deletedAt')`,
   sum: 'sum(h.value_num)',
   avg: 'avg(h.value_num)',
   min: 'min(h.value_num)',

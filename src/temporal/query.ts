@@ -3,7 +3,7 @@
  * a validated TemporalQuery. The entity part is the very parsing of GET /entities.
  */
 import { buildEntityQuery, type QueryInput } from '../routes/entities';
-import { badRequestData, notSupported } from '../ngsi-ld/errors';
+import { badRequestData } from '../ngsi-ld/errors';
 import { isDateTime } from '../ngsi-ld/entity/parse';
 import type { TermMap } from '../ngsi-ld/context/types';
 import { parseDuration } from './duration';
@@ -37,7 +37,7 @@ export function temporalRepresentation(input: { options?: string; format?: strin
   return { format: (input.format as TemporalFormat | undefined) ?? fromOptions, sysAttrs: options.has('sysAttrs') };
 }
 
-const TIME_PROPERTIES: readonly string[] = ['observedAt', 'modifiedAt', 'createdAt'];
+const TIME_PROPERTIES: readonly string[] = ['observedAt', 'modifiedAt', 'createdAt', 'deletedAt'];
 const TIME_RELATIONS: readonly string[] = ['before', 'after', 'between'];
 
 function dateTime(name: string, value: string | undefined): string {
@@ -49,7 +49,6 @@ function dateTime(name: string, value: string | undefined): string {
 /** timerel / timeAt / endTimeAt / timeproperty (spec 4.11). */
 export function parseTimeQuery(input: TemporalQueryInput): TimeQuery {
   const property = (input.timeproperty ?? 'observedAt') as TimeProperty;
-  if (input.timeproperty === 'deletedAt') throw notSupported('timeproperty=deletedAt: deletions are not kept as attribute instances');
   if (!TIME_PROPERTIES.includes(property)) throw badRequestData(`timeproperty must be one of ${TIME_PROPERTIES.join(', ')}`);
   if (input.timerel === undefined) {
     if (input.timeAt !== undefined || input.endTimeAt !== undefined) throw badRequestData('timeAt and endTimeAt need a timerel');

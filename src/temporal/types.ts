@@ -4,8 +4,8 @@ import type { Duration } from './duration';
 
 /** The temporal query (spec 5.2.21, 4.11), validated. */
 
-/** deletedAt is not offered: deletions are not kept as instances */
-export type TimeProperty = 'observedAt' | 'modifiedAt' | 'createdAt';
+/** deletedAt: only deletion instances have it (history-store.ts recordEntityWrites) */
+export type TimeProperty = 'observedAt' | 'modifiedAt' | 'createdAt' | 'deletedAt';
 export type TimeRelation = 'before' | 'after' | 'between';
 
 export interface TimeQuery {

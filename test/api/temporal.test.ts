@@ -68,7 +68,6 @@ describe('history recorded by entity writes', () => {
     const body = json(expectStatus(await c.get(tUrl(id(1), `?timeproperty=modifiedAt&timerel=after&timeAt=2000-01-01T00:00:00Z&attrs=temperature&options=sysAttrs`)), 200));
     expect(body.temperature).toHaveLength(6);
     for (const i of body.temperature) expect(Date.parse(i.modifiedAt)).toBeGreaterThan(Date.parse('2026-01-01'));
-    expectProblem(await c.get(tUrl(id(1), '?timeproperty=deletedAt')), 501, 'OperationNotSupported');
   });
 
   test('options=temporalValues: [value, time] pairs', async () => {
@@ -78,12 +77,39 @@ describe('history recorded by entity writes', () => {
     expect(body.status.values[0][0]).toBe('ok');
   });
 
-  test('history stays after the entity is deleted', async () => {
+  test('history stays after the entity is deleted, which adds a deletion instance (deletedAt, NGSI-LD Null)', async () => {
     const gone = `urn:ngsi-ld:${T}:gone`;
-    await c.create({ id: gone, type: T, temperature: { type: 'Property', value: 1, observedAt: at(0) } });
+    // another type: the deletion instances are recent and would show in other tests' time ranges
+    await c.create({ id: gone, type: `${T}Gone`, temperature: { type: 'Property', value: 1, observedAt: at(0) }, owner: { type: 'Relationship', object: 'urn:ngsi-ld:Person:x' } });
+    const t0 = new Date().toISOString();
     expectStatus(await c.del(`${BASE}/entities/${encodeURIComponent(gone)}`), 204);
     const body = json(expectStatus(await c.get(tUrl(gone)), 200));
-    expect(body.temperature).toHaveLength(1);
+    expect(body.temperature).toHaveLength(2);
+    expect(body.temperature[0].value).toBe(1);
+    expect(body.temperature[1]).toEqual({ type: 'Property', value: 'urn:ngsi-ld:null', deletedAt: expect.any(String), instanceId: expect.any(String) });
+    expect(body.temperature[1].deletedAt >= t0).toBe(true);
+    expect(body.owner[body.owner.length - 1]).toEqual({ type: 'Relationship', object: 'urn:ngsi-ld:null', deletedAt: expect.any(String), instanceId: expect.any(String) });
+  });
+
+  test('a deleted attribute (one datasetId of it) is a deletion instance; timeproperty=deletedAt selects deletions; aggregations skip them', async () => {
+    const e = `urn:ngsi-ld:${T}:deletions`;
+    await c.create({
+      id: e, type: `${T}Gone`,
+      temperature: [
+        { type: 'Property', value: 4, observedAt: at(0) },
+        { type: 'Property', value: 6, observedAt: at(1), datasetId: 'urn:ngsi-ld:Dataset:b' },
+      ],
+      status: { type: 'Property', value: 'ok' },
+    });
+    const t0 = new Date().toISOString();
+    expectStatus(await c.del(`${BASE}/entities/${encodeURIComponent(e)}/attrs/temperature?datasetId=urn:ngsi-ld:Dataset:b`), 204);
+    expectStatus(await c.del(`${BASE}/entities/${encodeURIComponent(e)}/attrs/status`), 204);
+    const deletions = json(expectStatus(await c.get(tUrl(e, `?timeproperty=deletedAt&timerel=after&timeAt=${encodeURIComponent(t0)}`)), 200));
+    expect(deletions.temperature).toEqual([{ type: 'Property', value: 'urn:ngsi-ld:null', datasetId: 'urn:ngsi-ld:Dataset:b', deletedAt: expect.any(String), instanceId: expect.any(String) }]);
+    expect(deletions.status).toEqual([{ type: 'Property', value: 'urn:ngsi-ld:null', deletedAt: expect.any(String), instanceId: expect.any(String) }]);
+    const agg = json(expectStatus(await c.get(tUrl(e, `?format=aggregatedValues&aggrMethods=totalCount,sum&aggrPeriodDuration=P1Y&timeproperty=modifiedAt&timerel=after&timeAt=2000-01-01T00:00:00Z&attrs=temperature`)), 200));
+    expect(agg.temperature.totalCount[0][0]).toBe(2);
+    expect(agg.temperature.sum[0][0]).toBe(10);
   });
 });
 

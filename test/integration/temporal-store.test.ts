@@ -121,7 +121,8 @@ test('retention pruning drops old instances and forgets deleted entities left wi
   await broker.deleteEntity(tenant, old);
   const kept = 'urn:ngsi-ld:Station:kept';
   await broker.createEntity(tenant, station(kept, 1, '2001-01-01T00:00:00Z'));
-  expect(await pruneHistory(db, new Date('2002-01-01T00:00:00Z'))).toBeGreaterThanOrEqual(2);
+  // the deletion itself is an instance of now: prune up to a moment after it
+  expect(await pruneHistory(db, new Date(Date.now() + 1000))).toBeGreaterThanOrEqual(3);
   expect(await countRows('SELECT count(*)::int AS n FROM temporal_entities WHERE tenant = $1 AND id = $2', [tenant, old])).toBe(0);
   // an entity that still exists keeps its temporal identity
   expect(await countRows('SELECT count(*)::int AS n FROM temporal_entities WHERE tenant = $1 AND id = $2', [tenant, kept])).toBe(1);

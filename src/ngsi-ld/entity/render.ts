@@ -188,6 +188,7 @@ function objectForm(inst: AttributeInstance, plan: Plan, bareAllowed: boolean): 
   if (inst.datasetId !== undefined) out.datasetId = inst.datasetId;
   if (inst.observedAt !== undefined) out.observedAt = inst.observedAt;
   if (inst.unitCode !== undefined) out.unitCode = inst.unitCode;
+  if (inst.deletedAt !== undefined) out.deletedAt = inst.deletedAt;
   for (const key in inst) {
     if (INSTANCE_MEMBERS.has(key)) continue;
     out[tm.compact(key)] = objectForm(inst[key] as AttributeInstance, plan, true);
