@@ -3,7 +3,8 @@ import type { ServerResponse } from 'node:http';
 /**
  * Server-sent events that tell dashboards "data of tenant T changed": one `change` event per
  * burst of writes (coalesced over COALESCE_MS), a comment every HEARTBEAT_MS so that proxies keep
- * the connection, at most maxClients connections. It knows the writes of this process only.
+ * the connection, at most maxClients connections. Who calls publish() decides which writes it
+ * hears (plugins/dashboard.ts: every replica's, through PostgreSQL NOTIFY).
  */
 export class ChangeFeed {
   static readonly COALESCE_MS = 250;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import type { Db } from '../store/db';
+import { PgListener } from '../store/pg-listener';
 import type { ContextBroker, EntityQuery, EntitySelector } from '../broker/context-broker';
 import type { ContextResolver } from '../ngsi-ld/context/resolver';
 import type { ContextValue } from '../ngsi-ld/context/types';
@@ -154,8 +154,7 @@ export class DeliveryWorker {
   private pollTimer?: NodeJS.Timeout;
   private wakeTimers = new Set<NodeJS.Timeout>();
   private lastHousekeeping = 0;
-  private listener?: pg.Client;
-  private listenRetry?: NodeJS.Timeout;
+  private listener?: PgListener;
   private schema?: string;
   private readonly jobs = new Set<Promise<void>>();
   private idleWaiters: (() => void)[] = [];
@@ -180,7 +179,7 @@ export class DeliveryWorker {
     if (this.running) return;
     this.running = true;
     this.killed = false;
-    if (this.opts.listenUrl && this.db.kind === 'postgres') await this.listen();
+    if (this.opts.listenUrl && this.db.kind === 'postgres') await this.listen(this.opts.listenUrl);
     this.pollTimer = setInterval(() => this.wake(), this.pollMs);
     this.pollTimer.unref?.();
     this.wake();
@@ -211,7 +210,7 @@ export class DeliveryWorker {
 
   /** Whether LISTEN/NOTIFY is connected: then every queued row (this process's too) wakes the worker. */
   get listening(): boolean {
-    return this.listener !== undefined;
+    return this.listener?.connected === true;
   }
 
   /** Asks for a claim round now (after a commit that queued rows, on a LISTEN notification, on poll). */
@@ -233,7 +232,6 @@ export class DeliveryWorker {
     this.pollTimer = undefined;
     for (const t of this.wakeTimers) clearTimeout(t);
     this.wakeTimers.clear();
-    if (this.listenRetry) clearTimeout(this.listenRetry);
   }
 
   private wakeAt(at: number): void {
@@ -249,45 +247,22 @@ export class DeliveryWorker {
 
   // --- LISTEN/NOTIFY ---------------------------------------------------------------------------
 
-  private async listen(): Promise<void> {
-    try {
-      if (!this.schema) {
-        const { rows } = await this.db.query<{ s: string }>('SELECT current_schema() AS s');
-        this.schema = rows[0].s;
-      }
-      const client = new pg.Client({ connectionString: this.opts.listenUrl });
-      client.on('notification', (msg) => {
-        if (msg.channel === NOTIFY_CHANNEL && msg.payload === this.schema) this.wake();
-      });
-      client.on('error', (err) => {
-        this.opts.logger?.warn({ err }, 'notification worker: LISTEN connection lost; polling until it is back');
-        this.scheduleRelisten();
-      });
-      await client.connect();
-      await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
-      this.listener = client;
-    } catch (err) {
-      this.opts.logger?.warn({ err }, 'notification worker: LISTEN failed; polling');
-      this.scheduleRelisten();
+  /** LISTEN for outbox inserts of this schema (the trigger's payload); the poll covers the gaps. */
+  private async listen(url: string): Promise<void> {
+    if (!this.schema) {
+      const { rows } = await this.db.query<{ s: string }>('SELECT current_schema() AS s');
+      this.schema = rows[0].s;
     }
-  }
-
-  private scheduleRelisten(): void {
-    const old = this.listener;
-    this.listener = undefined;
-    old?.end().catch(() => undefined);
-    if (!this.running || this.listenRetry) return;
-    this.listenRetry = setTimeout(() => {
-      this.listenRetry = undefined;
-      if (this.running) void this.listen();
-    }, 2000);
-    this.listenRetry.unref?.();
+    this.listener = new PgListener(url, NOTIFY_CHANNEL, (payload) => {
+      if (payload === this.schema) this.wake();
+    }, this.opts.logger);
+    await this.listener.start();
   }
 
   private async unlisten(): Promise<void> {
     const l = this.listener;
     this.listener = undefined;
-    if (l) await l.end().catch(() => undefined);
+    await l?.close();
   }
 
   // --- claiming --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { dashboardCsp, dashboardPage } from '../dashboard/page';
 import { ChangeFeed } from '../dashboard/change-feed';
+import { PgListener } from '../store/pg-listener';
 
 /** The bundle's files (npm run build:dashboard) and their media types: nothing else is served. */
 const FILES: Record<string, string> = {
@@ -28,9 +29,11 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * The valley dashboard: `/` → `/dashboard` (the page), `/dashboard/app.js|css` (the esbuild
- * bundle, read once), `/dashboard/events` (server-sent `change` events after successful writes
- * of this process, per tenant). The page reads the NGSI-LD API itself, with the caller's rights.
+ * bundle, read once), `/dashboard/events` (server-sent `change` events after successful writes,
+ * per tenant: of every replica on the same PostgreSQL, or of this process). The page reads the NGSI-LD API itself, with the caller's rights.
  */
+const CHANGES_CHANNEL = 'smartland_changes';
+
 export default fp(
   async (app: FastifyInstance) => {
     const dir = bundleDir();
@@ -74,11 +77,35 @@ export default fp(
       },
     );
 
+    // Several replicas on one PostgreSQL: a write through any of them reaches the dashboards of all,
+    // by NOTIFY (payload: schema, tab, tenant) and a LISTEN of each replica. Without it (PGlite, or
+    // while the LISTEN connection is down) this process announces its own writes.
+    let listener: PgListener | undefined;
+    let schema = '';
+    if (app.config.databaseUrl && app.db.kind === 'postgres') {
+      app.addHook('onReady', async () => {
+        schema = (await app.db.query<{ s: string }>('SELECT current_schema() AS s')).rows[0].s;
+        listener = new PgListener(app.config.databaseUrl!, CHANGES_CHANNEL, (payload) => {
+          const tab = payload.indexOf('\t');
+          if (tab > 0 && payload.slice(0, tab) === schema) feed.publish(payload.slice(tab + 1));
+        }, app.log);
+        await listener.start();
+      });
+    }
     app.addHook('onResponse', async (request, reply) => {
-      if (WRITE_METHODS.has(request.method) && reply.statusCode < 400) feed.publish(request.tenant);
+      if (!WRITE_METHODS.has(request.method) || reply.statusCode >= 400) return;
+      if (!listener?.connected) return feed.publish(request.tenant);
+      app.db.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, `${schema}\t${request.tenant}`])
+        .catch((err: unknown) => {
+          request.log.warn({ err }, 'dashboard change notification failed; announced locally only');
+          feed.publish(request.tenant);
+        });
     });
     // event streams never end by themselves: close them before the server waits for its connections
-    app.addHook('preClose', async () => feed.close());
+    app.addHook('preClose', async () => {
+      feed.close();
+      await listener?.close();
+    });
   },
   { name: 'dashboard', dependencies: ['ngsi-ld'] },
 );
