@@ -44,6 +44,23 @@ const instanceValuesSql = (i: string, now: string): string =>
   `COALESCE((${i}->>'observedAt')::timestamptz, ${now}), ${now},
    CASE WHEN jsonb_typeof(${i}->'value') = 'number' THEN (${i}->>'value')::float8 END, ${i}`;
 
+/** One instance to store: entity id, attribute, the instance. */
+interface NewInstance {
+  e: string;
+  attr: string;
+  i: AttributeInstance;
+}
+
+/** Stores instances given by the caller (temporal API writes, deletions), in one statement. */
+async function insertNewInstances(tx: Queryable, tenant: string, now: string, rows: NewInstance[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.query(
+    `INSERT INTO attribute_instances (${COLUMNS})
+     SELECT $1, x->>'e', x->>'attr', ${instanceValuesSql("(x->'i')", '$2::timestamptz')} FROM jsonb_array_elements($3::jsonb) x`,
+    [tenant, now, JSON.stringify(rows)],
+  );
+}
+
 const sameTypes = (a: string[], b: string[]): boolean => a.length === b.length && a.every((t, i) => t === b[i]);
 
 /** NGSI-LD Null in the value member of each attribute kind (spec 4.5: how a deleted instance reads). */
@@ -60,8 +77,8 @@ const NULL_VALUE_OF: Record<AttributeKind, Partial<AttributeInstance>> = {
 };
 
 /** The instances of `before` that `after` (undefined: the entity was deleted) no longer has, as deletion instances. */
-function deletionsOf(before: Entity, after: Entity | undefined, now: string): { e: string; attr: string; i: AttributeInstance }[] {
-  const out: { e: string; attr: string; i: AttributeInstance }[] = [];
+function deletionsOf(before: Entity, after: Entity | undefined, now: string): NewInstance[] {
+  const out: NewInstance[] = [];
   for (const [attr, instances] of Object.entries(before.attrs)) {
     const kept = after?.attrs[attr] ?? [];
     for (const inst of instances) {
@@ -84,20 +101,14 @@ function deletionsOf(before: Entity, after: Entity | undefined, now: string): { 
 export async function recordEntityWrites(tx: Queryable, tenant: string, changes: EntityChange[], now: string): Promise<void> {
   const written: string[] = [];
   const typed: string[] = [];
-  const deleted: { e: string; attr: string; i: AttributeInstance }[] = [];
+  const deleted: NewInstance[] = [];
   for (const { before, after } of changes) {
     if (before) deleted.push(...deletionsOf(before, after, now));
     if (!after) continue;
     written.push(after.id);
     if (!before || !sameTypes(before.type, after.type)) typed.push(after.id);
   }
-  if (deleted.length) {
-    await tx.query(
-      `INSERT INTO attribute_instances (${COLUMNS})
-       SELECT $1, x->>'e', x->>'attr', ${instanceValuesSql("(x->'i')", '$2::timestamptz')} FROM jsonb_array_elements($3::jsonb) x`,
-      [tenant, now, JSON.stringify(deleted)],
-    );
-  }
+  await insertNewInstances(tx, tenant, now, deleted);
   if (typed.length) {
     await tx.query(
       `INSERT INTO temporal_entities (tenant, id, types, created_at)
@@ -122,22 +133,12 @@ export async function recordEntityWrites(tx: Queryable, tenant: string, changes:
 const entityHistoryNotFound = (id: string) => notFound(`no temporal representation of entity '${id}'`);
 
 /** Instances as written through the temporal API: their own createdAt/modifiedAt are the write time. */
-function stampInstances(attrs: Attributes, now: string): { attr: string; i: AttributeInstance }[] {
-  const rows: { attr: string; i: AttributeInstance }[] = [];
+function insertInstances(tx: Queryable, tenant: string, id: string, attrs: Attributes, now: string): Promise<void> {
+  const rows: NewInstance[] = [];
   for (const [attr, instances] of Object.entries(attrs)) {
-    for (const inst of instances) rows.push({ attr, i: { ...inst, createdAt: now, modifiedAt: now } });
+    for (const inst of instances) rows.push({ e: id, attr, i: { ...inst, createdAt: now, modifiedAt: now } });
   }
-  return rows;
-}
-
-async function insertInstances(tx: Queryable, tenant: string, id: string, attrs: Attributes, now: string): Promise<void> {
-  const rows = stampInstances(attrs, now);
-  if (rows.length === 0) return;
-  await tx.query(
-    `INSERT INTO attribute_instances (${COLUMNS})
-     SELECT $1, $2, x->>'attr', ${instanceValuesSql("(x->'i')", '$3::timestamptz')} FROM jsonb_array_elements($4::jsonb) x`,
-    [tenant, id, now, JSON.stringify(rows)],
-  );
+  return insertNewInstances(tx, tenant, now, rows);
 }
 
 /**
