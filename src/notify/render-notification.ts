@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ContextResolver } from '../ngsi-ld/context/resolver';
 import type { ContextValue, TermMap } from '../ngsi-ld/context/types';
-import { renderEntities, renderGeoJson } from '../ngsi-ld/entity/render';
+import { CONCISE_MARKERS, renderEntities, renderGeoJson } from '../ngsi-ld/entity/render';
+import { VALUE_MEMBERS } from '../ngsi-ld/entity/parse';
 import type { Projection } from '../ngsi-ld/entity/projection';
 import { NGSI_LD_NULL, type AttributeInstance, type Entity } from '../ngsi-ld/types';
 import type { Subscription } from './types';
@@ -150,31 +151,15 @@ function withPrevious(rendered: unknown, inst: AttributeInstance | undefined, ol
   if (!member) return rendered;
   // a bare concise value gets its object form back so that the previous value has a place
   const obj: Record<string, unknown> =
-    typeof rendered === 'object' && rendered !== null && !Array.isArray(rendered) && ('value' in rendered || 'object' in rendered || 'type' in rendered || 'languageMap' in rendered || 'vocab' in rendered || 'json' in rendered || 'valueList' in rendered || 'objectList' in rendered)
+    typeof rendered === 'object' && rendered !== null && !Array.isArray(rendered) && CONCISE_MARKERS.some((m) => m in rendered)
       ? { ...(rendered as Record<string, unknown>) }
       : { value: rendered };
   obj[member[0]] = member[1];
   return obj;
 }
 
+/** showChanges: previousValue, previousObject, previousLanguageMap, … after the kind's value member. */
 function previousMember(prev: AttributeInstance): [string, unknown] | undefined {
-  switch (prev.type) {
-    case 'Property':
-    case 'GeoProperty':
-      return ['previousValue', prev.value];
-    case 'Relationship':
-      return ['previousObject', prev.object];
-    case 'LanguageProperty':
-      return ['previousLanguageMap', prev.languageMap];
-    case 'VocabProperty':
-      return ['previousVocab', prev.vocab];
-    case 'JsonProperty':
-      return ['previousJson', prev.json];
-    case 'ListProperty':
-      return ['previousValueList', prev.valueList];
-    case 'ListRelationship':
-      return ['previousObjectList', prev.objectList];
-    default:
-      return undefined;
-  }
+  const member = VALUE_MEMBERS[prev.type];
+  return member === undefined ? undefined : [`previous${member[0].toUpperCase()}${member.slice(1)}`, prev[member]];
 }

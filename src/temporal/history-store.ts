@@ -17,7 +17,7 @@ import { geoQueryToSql } from '../ngsi-ld/query/geo';
 import { scopeQToSql } from '../ngsi-ld/query/scope';
 import { selectorToSql } from '../broker/embedded/engine';
 import { notFound } from '../ngsi-ld/errors';
-import type { AttributeInstance, AttributeKind, Attributes, Entity } from '../ngsi-ld/types';
+import { NGSI_LD_NULL, type AttributeInstance, type AttributeKind, type Attributes, type Entity } from '../ngsi-ld/types';
 import { periodBoundaries } from './duration';
 import type {
   AggregatedPeriod, AggregationMethod, TemporalEntity, TemporalQuery, TemporalResult, TimeProperty,
@@ -64,7 +64,6 @@ async function insertNewInstances(tx: Queryable, tenant: string, now: string, ro
 const sameTypes = (a: string[], b: string[]): boolean => a.length === b.length && a.every((t, i) => t === b[i]);
 
 /** NGSI-LD Null in the value member of each attribute kind (spec 4.5: how a deleted instance reads). */
-const NGSI_LD_NULL = 'urn:ngsi-ld:null';
 const NULL_VALUE_OF: Record<AttributeKind, Partial<AttributeInstance>> = {
   Property: { value: NGSI_LD_NULL },
   GeoProperty: { value: NGSI_LD_NULL },

@@ -14,7 +14,7 @@ import type { ContextResolver } from '../../ngsi-ld/context/resolver';
 import type { TermMap } from '../../ngsi-ld/context/types';
 import { parseEntity } from '../../ngsi-ld/entity/parse';
 import { renderEntity } from '../../ngsi-ld/entity/render';
-import type { Attributes, AttributeInstance, Entity } from '../../ngsi-ld/types';
+import { NGSI_LD_NULL, type Attributes, type AttributeInstance, type Entity } from '../../ngsi-ld/types';
 import { parseSubscription, applySubscriptionPatch, type SubscriptionPatch } from '../../notify/subscription-parse';
 import { renderSubscription } from '../../notify/subscription-render';
 import type { Subscription } from '../../notify/types';
@@ -107,7 +107,7 @@ export class OrionLdBroker implements ContextBroker {
     const body: Json = { ...(await this.outAttrs(patch)) };
     if (members.type) body.type = (await this.out({ id, type: members.type, attrs: {} })).type;
     // an empty scope list is how the parser says "remove the scope" (NGSI-LD Null)
-    if (members.scope) body.scope = members.scope.length ? members.scope : 'urn:ngsi-ld:null';
+    if (members.scope) body.scope = members.scope.length ? members.scope : NGSI_LD_NULL;
     await this.request({ method: 'PATCH', path: entityPath(id), tenant, body, idempotent: true });
   }
 

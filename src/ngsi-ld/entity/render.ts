@@ -280,7 +280,7 @@ function onlyMember(o: Record<string, unknown>, member: string): boolean {
 }
 
 /** Members by which concise input is typed: a bare value holding one of them would be misread. */
-const CONCISE_MARKERS = ['type', 'value', 'object', 'languageMap', 'vocab', 'json', 'valueList', 'objectList'];
+export const CONCISE_MARKERS: readonly string[] = ['type', 'value', 'object', 'languageMap', 'vocab', 'json', 'valueList', 'objectList'];
 
 /**
  * Whether a bare concise value is read back as a Property with this value: concise input is typed
