@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../store/db';
+import { isoTime, type Db } from '../store/db';
 import { PgListener } from '../store/pg-listener';
 import type { ContextBroker, EntityQuery, EntitySelector } from '../broker/context-broker';
 import type { ContextResolver } from '../ngsi-ld/context/resolver';
@@ -383,7 +383,7 @@ export class DeliveryWorker {
     for (let batch = 1; rows.length > 0 && !this.killed; batch++) {
       const items: ChangeItem[] = rows.map((r) => {
         const payload = typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload;
-        return { trigger: r.trigger, after: payload?.after ?? undefined, before: payload?.before ?? undefined, at: iso(r.created_at) };
+        return { trigger: r.trigger, after: payload?.after ?? undefined, before: payload?.before ?? undefined, at: isoTime(r.created_at) };
       });
       const result = await this.deliver(sub, items);
       if (this.killed) return; // as if the process had died here: nothing is written
@@ -546,6 +546,3 @@ function parseRows(v: OutboxRow[] | string | null | undefined): OutboxRow[] {
   if (v === null || v === undefined) return [];
   return typeof v === 'string' ? (JSON.parse(v) as OutboxRow[]) : v;
 }
-
-const iso = (v: Date | string | null | undefined): string | undefined =>
-  v === null || v === undefined ? undefined : new Date(v).toISOString();

@@ -1,4 +1,4 @@
-import type { Queryable } from './db';
+import { isoTime as iso, type Queryable } from './db';
 import type { Principal, Role } from '../auth/principal';
 
 /**
@@ -33,8 +33,6 @@ interface ApiKeyRow {
 }
 
 const COLUMNS = 'id, name, roles, tenants, projects, entity_types, id_prefixes, created_at, expires_at, revoked_at';
-const iso = (t: Date | string): string => new Date(t).toISOString();
-
 function rowToRecord(r: ApiKeyRow): ApiKeyRecord {
   return {
     id: r.id,

@@ -1,4 +1,4 @@
-import type { Queryable } from './db';
+import { isoTime as iso, type Queryable } from './db';
 import type { ContextKind, ContextStore, StoredContext } from '../ngsi-ld/context/registry';
 
 interface Row {
@@ -56,7 +56,6 @@ export class SqlContextStore implements ContextStore {
   }
 }
 
-const iso = (v: Date | string): string => new Date(v).toISOString();
 
 function toStored(r: Row): StoredContext {
   return {

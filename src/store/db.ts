@@ -123,4 +123,7 @@ export async function openPglite(opts: PgliteOptions): Promise<Db> {
   };
 }
 
+/** A timestamptz as the drivers return it (node-postgres: Date, PGlite: Date or string) → ISO 8601 UTC. */
+export const isoTime = (t: Date | string): string => (typeof t === 'string' ? new Date(t).toISOString() : t.toISOString());
+
 export const quoteIdent = (s: string): string => '"' + s.replace(/"/g, '""') + '"';

@@ -1,4 +1,4 @@
-import type { Queryable } from './db';
+import { isoTime as iso, type Queryable } from './db';
 import type { DeviceRegistration } from '../ingest/devices';
 
 /**
@@ -20,7 +20,6 @@ interface Row {
 }
 
 const COLUMNS = 'device_id, registration, created_at, updated_at';
-const iso = (v: Date | string): string => new Date(v).toISOString();
 
 const toStored = (r: Row): StoredRegistration => ({
   deviceId: r.device_id,

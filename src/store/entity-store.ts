@@ -1,5 +1,5 @@
 import type { Entity } from '../ngsi-ld/types';
-import type { Queryable } from './db';
+import { isoTime as iso, type Queryable } from './db';
 import { geometrySql, locationFromAttrsSql, validateGeometry } from '../ngsi-ld/query/geo';
 import { LOCATION } from '../ngsi-ld/types';
 
@@ -20,8 +20,6 @@ export interface EntityRow {
   modified_at: Date | string;
   attrs: Entity['attrs'];
 }
-
-const iso = (t: Date | string): string => (typeof t === 'string' ? new Date(t).toISOString() : t.toISOString());
 
 export const rowToEntity = (r: EntityRow): Entity => ({
   id: r.id,

@@ -1,4 +1,4 @@
-import type { Db, Queryable } from './db';
+import { isoTime, type Db, type Queryable } from './db';
 import type { Entity } from '../ngsi-ld/types';
 import type { ProblemDetails } from '../ngsi-ld/errors';
 
@@ -49,8 +49,6 @@ export interface DeadLetter {
   attempts: number;
   error: ProblemDetails;
 }
-
-const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 
 export class IngestionOutbox {
   constructor(private readonly db: Db) {}
@@ -194,7 +192,7 @@ export class IngestionOutbox {
     );
     return {
       id,
-      createdAt: iso(found[0].created_at),
+      createdAt: isoTime(found[0].created_at as Date | string),
       total: n('pending') + n('delivered') + n('failed'),
       pending: n('pending'),
       delivered: n('delivered'),
@@ -204,7 +202,7 @@ export class IngestionOutbox {
         entityId: String(r.entity_id),
         status: r.status as OutboxItemStatus,
         attempts: Number(r.attempts),
-        ...(r.finished_at ? { finishedAt: iso(r.finished_at) } : {}),
+        ...(r.finished_at ? { finishedAt: isoTime(r.finished_at as Date | string) } : {}),
         // a pending item's last error is the transient one it is waiting out; shown too
         ...(r.last_error ? { error: parseJson(r.last_error) as ProblemDetails } : {}),
       })),
@@ -225,7 +223,7 @@ export class IngestionOutbox {
         ingestionId: String(r.ingestion_id),
         position: Number(r.position),
         entityId: String(r.entity_id),
-        failedAt: iso(r.finished_at),
+        failedAt: isoTime(r.finished_at as Date | string),
         attempts: Number(r.attempts),
         error: parseJson(r.last_error) as ProblemDetails,
       })),

@@ -1,4 +1,4 @@
-import type { Queryable } from './db';
+import { isoTime, type Queryable } from './db';
 import type { Subscription } from '../notify/types';
 
 /**
@@ -21,8 +21,7 @@ export interface SubscriptionRow {
   notification_status: string;
 }
 
-const iso = (t: Date | string | null): string | undefined =>
-  t === null ? undefined : typeof t === 'string' ? new Date(t).toISOString() : t.toISOString();
+const iso = (t: Date | string | null): string | undefined => (t === null ? undefined : isoTime(t));
 
 export function rowToSubscription(r: SubscriptionRow): Subscription {
   const sub: Subscription = {

@@ -8,7 +8,7 @@
  * write's time (ngsi-ld/entity/mutate stamps them), so the rows are selected on the server from
  * the entity rows just written: no instance travels twice between Node and the store.
  */
-import type { Queryable } from '../store/db';
+import { isoTime as iso, type Queryable } from '../store/db';
 import { SqlParams } from '../store/sql';
 import { ensureTenant } from '../store/entity-store';
 import type { EntityChange } from '../notify/matcher';
@@ -285,8 +285,6 @@ interface AggregateRow {
   bucket: number;
   [method: string]: unknown;
 }
-
-const iso = (t: Date | string): string => (typeof t === 'string' ? new Date(t).toISOString() : t.toISOString());
 
 /** SQL of each aggregation method over the rows of one period (value_num: numbers only). */
 const AGGREGATES: Record<AggregationMethod, string> = {
