@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isoTime, type Db } from '../store/db';
-import { PgListener } from '../store/pg-listener';
+import { currentSchema, PgListener } from '../store/pg-listener';
 import type { ContextBroker, EntityQuery, EntitySelector } from '../broker/context-broker';
 import type { ContextResolver } from '../ngsi-ld/context/resolver';
 import type { ContextValue } from '../ngsi-ld/context/types';
@@ -249,10 +249,7 @@ export class DeliveryWorker {
 
   /** LISTEN for outbox inserts of this schema (the trigger's payload); the poll covers the gaps. */
   private async listen(url: string): Promise<void> {
-    if (!this.schema) {
-      const { rows } = await this.db.query<{ s: string }>('SELECT current_schema() AS s');
-      this.schema = rows[0].s;
-    }
+    this.schema ??= await currentSchema(this.db);
     this.listener = new PgListener(url, NOTIFY_CHANNEL, (payload) => {
       if (payload === this.schema) this.wake();
     }, this.opts.logger);

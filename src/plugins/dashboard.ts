@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { dashboardCsp, dashboardPage } from '../dashboard/page';
 import { ChangeFeed } from '../dashboard/change-feed';
-import { PgListener } from '../store/pg-listener';
+import { currentSchema, PgListener } from '../store/pg-listener';
 
 /** The bundle's files (npm run build:dashboard) and their media types: nothing else is served. */
 const FILES: Record<string, string> = {
@@ -84,7 +84,7 @@ export default fp(
     let schema = '';
     if (app.config.databaseUrl && app.db.kind === 'postgres') {
       app.addHook('onReady', async () => {
-        schema = (await app.db.query<{ s: string }>('SELECT current_schema() AS s')).rows[0].s;
+        schema = await currentSchema(app.db);
         listener = new PgListener(app.config.databaseUrl!, CHANGES_CHANNEL, (payload) => {
           const tab = payload.indexOf('\t');
           if (tab > 0 && payload.slice(0, tab) === schema) feed.publish(payload.slice(tab + 1));

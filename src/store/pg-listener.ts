@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { Queryable } from './db';
 
 export interface PgListenerLogger {
   warn: (o: unknown, m?: string) => void;
@@ -9,6 +10,12 @@ export interface PgListenerLogger {
  * listening), reconnected every `retryMs` after a failure; `connected` says whether notifications
  * arrive right now, so that callers can fall back (poll, in-process signals) meanwhile.
  */
+/** The store's schema: replicas of other schemas share a channel, so payloads name the schema. */
+export async function currentSchema(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ s: string }>('SELECT current_schema() AS s');
+  return rows[0].s;
+}
+
 export class PgListener {
   private client?: pg.Client;
   private retry?: NodeJS.Timeout;
