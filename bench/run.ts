@@ -407,14 +407,7 @@ async function main(): Promise<void> {
     log(`  ${fmt(up.entities)} entities in ${fmt(up.seconds, 2)} s = ${fmt(up.entitiesPerSec)} entities/s` +
       ` (${fmt(up.bodyBytesPerEntity)} B/entity; call p50 ${fmt(report.upsert.callP50Ms)} ms, p99 ${fmt(report.upsert.callP99Ms)} ms)`);
     log(`  statuses ${JSON.stringify(up.statuses)}; ${cpuText(upCpu)}`);
-    if (up.firstError) {
-      report.errors.push(`upsert: ${up.firstError}`);
-      log(`  ERROR ${up.firstError}`);
-    }
-    if (up.stoppedEarly) {
-      report.errors.push('upsert: stopped after 150 s');
-      log('  stopped after 150 s');
-    }
+    reportTrouble('upsert', up, 'stopped after 150 s');
     const { rows: countRows } = await store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM entities');
     const loaded = Number(countRows[0].n);
     log(`  rows in the store: ${fmt(loaded)}`);
@@ -479,10 +472,7 @@ async function main(): Promise<void> {
       log(`  p50 ${fmt(report.query.p50Ms, 2)} ms, p95 ${fmt(report.query.p95Ms, 2)} ms, p99 ${fmt(report.query.p99Ms, 2)} ms;` +
         ` mean ${fmt(report.query.meanReturned, 1)} returned (limit 20), ${fmt(report.query.meanMatching, 1)} matching (count=true)`);
       log(`  statuses ${JSON.stringify(q.statuses)}; ${cpuText(qCpu)}`);
-      if (q.firstError) {
-        report.errors.push(`query: ${q.firstError}`);
-        log(`  ERROR ${q.firstError}`);
-      }
+      reportTrouble('query', q);
     }
   }
 
@@ -502,14 +492,7 @@ async function main(): Promise<void> {
       ` ${fmt(ing.rowsPerSec)} rows/s (${fmt(ing.bodyBytesPerRow)} B/row; call p50 ${fmt(report.ingest.callP50Ms)} ms,` +
       ` p99 ${fmt(report.ingest.callP99Ms)} ms; ${fmt(report.ingest.upsertRatio! * 100)}% of (a))`);
     log(`  statuses ${JSON.stringify(ing.statuses)}; ${cpuText(ingCpu)}`);
-    if (ing.firstError) {
-      report.errors.push(`ingest: ${ing.firstError}`);
-      log(`  ERROR ${ing.firstError}`);
-    }
-    if (ing.stoppedEarly) {
-      report.errors.push('ingest: stopped after 150 s');
-      log('  stopped after 150 s');
-    }
+    reportTrouble('ingest', ing, 'stopped after 150 s');
   }
 
   if (PHASES.has('f')) {
@@ -525,10 +508,7 @@ async function main(): Promise<void> {
     log(`  ${t.requests} requests: p50 ${fmt(t.latencyMs.p50, 2)} ms, p95 ${fmt(t.latencyMs.p95, 2)} ms, p99 ${fmt(t.latencyMs.p99, 2)} ms,` +
       ` max ${fmt(t.latencyMs.max, 1)} ms; ${t.periods} hourly periods, ${fmt(t.responseBytes)} B per answer`);
     log(`  statuses ${JSON.stringify(t.statuses)}; ${cpuText(report.temporal.cpu)}; e.g. ${t.exampleUrl}`);
-    if (t.firstError) {
-      report.errors.push(`temporal: ${t.firstError}`);
-      log(`  ERROR ${t.firstError}`);
-    }
+    reportTrouble('temporal', t);
   }
 
   if (PHASES.has('e')) {
@@ -540,6 +520,18 @@ async function main(): Promise<void> {
 
   report.complete = true;
   log(`\n(total ${fmt((performance.now() - t0) / 1000, 1)} s)`);
+}
+
+/** A phase's first error and early stop: into the log and the report's errors. */
+function reportTrouble(phase: string, r: { firstError?: string; stoppedEarly?: boolean }, stopped?: string): void {
+  if (r.firstError) {
+    report.errors.push(`${phase}: ${r.firstError}`);
+    log(`  ERROR ${r.firstError}`);
+  }
+  if (r.stoppedEarly && stopped) {
+    report.errors.push(`${phase}: ${stopped}`);
+    log(`  ${stopped}`);
+  }
 }
 
 async function measureNotifications(base: string, withPg: boolean, rate: number): Promise<NotifySummary & { cpu: CpuUse }> {
@@ -560,14 +552,7 @@ async function measureNotifications(base: string, withPg: boolean, rate: number)
     ` ${fmt(n.notifications)} notifications, ${fmt(n.meanItemsPerNotification, 1)} entities each; drain ${fmt(n.drainSeconds, 1)} s`);
   log(`  ${cpuText(nCpu)}`);
   const label = rate ? `notify at ${rate}/s` : 'notify unpaced';
-  if (n.firstError) {
-    report.errors.push(`${label}: ${n.firstError}`);
-    log(`  ERROR ${n.firstError}`);
-  }
-  if (n.stoppedEarly) {
-    report.errors.push(`${label}: producer stopped after 90 s`);
-    log('  producer stopped after 90 s');
-  }
+  reportTrouble(label, n, 'producer stopped after 90 s');
   return { ...n, cpu: nCpu };
 }
 
