@@ -16,6 +16,7 @@ import { scopeQToSql } from '../../ngsi-ld/query/scope';
 import { typeExprToSql } from '../../ngsi-ld/query/type-expr';
 import { assertFiltersEvaluable, matchSubscriptions, type EntityChange } from '../../notify/matcher';
 import { recordEntityWrites } from '../../temporal/history-store';
+import { StatementBatcher } from '../../store/statement-batcher';
 import type { Subscription } from '../../notify/types';
 import { applySubscriptionPatch, type SubscriptionPatch } from '../../notify/subscription-parse';
 import {
@@ -49,10 +50,23 @@ export class EmbeddedBroker implements ContextBroker {
   /** tenants are never deleted, so remembering that one exists cannot go stale */
   private readonly knownTenants = new Set<string>(['']);
 
-  private readonly reads: ByIdReader;
+  /**
+   * GET /entities/{id}: lookups made while others run go out together in one statement (one
+   * tenant per statement). Under load this turns n PostgreSQL round trips into one; a read still
+   * never returns older state than a write that committed before it was asked for.
+   */
+  private readonly reads: StatementBatcher<{ tenant: string; id: string }, Entity | undefined>;
 
   constructor(private readonly db: Db) {
-    this.reads = new ByIdReader(db);
+    this.reads = new StatementBatcher({
+      maxInFlight: 2,
+      maxBatch: 200,
+      groupOf: (r) => r.tenant,
+      run: async (batch) => {
+        const found = await loadEntities(db, batch[0].tenant, [...new Set(batch.map((r) => r.id))], false);
+        return batch.map((r) => found.get(r.id));
+      },
+    });
   }
 
   async tenantExists(tenant: string): Promise<boolean> {
@@ -108,7 +122,7 @@ export class EmbeddedBroker implements ContextBroker {
   }
 
   async getEntity(tenant: string, id: string): Promise<Entity> {
-    const e = await this.reads.get(tenant, id);
+    const e = await this.reads.submit({ tenant, id });
     if (!e) throw entityNotFound(id);
     return e;
   }
@@ -348,61 +362,6 @@ async function deleteReturning(tx: Queryable, tenant: string, ids: string[]): Pr
     [tenant, ids],
   );
   return new Map(rows.map((r) => [r.id, rowToEntity(r)]));
-}
-
-/**
- * Reads entities by id for GET /entities/{id}. At most MAX_IN_FLIGHT lookups run at a time; ids
- * requested meanwhile are queued and fetched together, in one statement, when one returns. Not a
- * cache: every id is read by a statement sent after it was requested, so a read never returns
- * older state than a write that committed before it. Under load this turns n PostgreSQL round
- * trips into one; without load nothing waits.
- */
-class ByIdReader {
-  private static readonly MAX_IN_FLIGHT = 2;
-  private static readonly MAX_BATCH = 200;
-  private inFlight = 0;
-  /** tenant → id → callers waiting for it */
-  private readonly queued = new Map<string, Map<string, { resolve: (e: Entity | undefined) => void; reject: (err: unknown) => void }[]>>();
-
-  constructor(private readonly db: Queryable) {}
-
-  get(tenant: string, id: string): Promise<Entity | undefined> {
-    return new Promise((resolve, reject) => {
-      let ids = this.queued.get(tenant);
-      if (!ids) this.queued.set(tenant, (ids = new Map()));
-      const waiting = ids.get(id);
-      if (waiting) waiting.push({ resolve, reject });
-      else ids.set(id, [{ resolve, reject }]);
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.inFlight < ByIdReader.MAX_IN_FLIGHT && this.queued.size > 0) {
-      const [tenant, ids] = this.queued.entries().next().value!;
-      const batch = new Map<string, { resolve: (e: Entity | undefined) => void; reject: (err: unknown) => void }[]>();
-      for (const [id, waiting] of ids) {
-        if (batch.size >= ByIdReader.MAX_BATCH) break;
-        batch.set(id, waiting);
-        ids.delete(id);
-      }
-      if (ids.size === 0) this.queued.delete(tenant);
-      this.inFlight++;
-      loadEntities(this.db, tenant, [...batch.keys()], false)
-        .then(
-          (found) => {
-            for (const [id, waiting] of batch) for (const w of waiting) w.resolve(found.get(id));
-          },
-          (err: unknown) => {
-            for (const waiting of batch.values()) for (const w of waiting) w.reject(err);
-          },
-        )
-        .finally(() => {
-          this.inFlight--;
-          this.pump();
-        });
-    }
-  }
 }
 
 /** One entity selector as SQL on alias `e` (columns id, types): also used by the temporal queries. */
