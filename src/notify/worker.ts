@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isoTime, type Db } from '../store/db';
 import { currentSchema, PgListener } from '../store/pg-listener';
+import { StatementBatcher } from '../store/statement-batcher';
 import type { ContextBroker, EntityQuery, EntitySelector } from '../broker/context-broker';
 import type { ContextResolver } from '../ngsi-ld/context/resolver';
 import type { ContextValue } from '../ngsi-ld/context/types';
@@ -106,6 +107,15 @@ interface ClaimedRow {
   claimedAt: number;
 }
 
+/** a successful send, to acknowledge */
+interface Ack {
+  tenant: string;
+  id: string;
+  seqs: string[];
+  /** whether to fetch the next batch and keep the claim */
+  more: boolean;
+}
+
 interface OutboxRow {
   seq: number | string;
   trigger: string;
@@ -158,6 +168,8 @@ export class DeliveryWorker {
   private schema?: string;
   private readonly jobs = new Set<Promise<void>>();
   private idleWaiters: (() => void)[] = [];
+  /** acknowledgements of successful sends; the answer is the subscription's next batch ([]: released or not ours) */
+  private readonly acks: StatementBatcher<Ack, OutboxRow[]>;
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
     this.id = opts.workerId ?? `worker-${randomUUID()}`;
@@ -173,6 +185,9 @@ export class DeliveryWorker {
     this.leaseMs = Math.max(opts.leaseMs ?? 60_000, opts.leaseMs !== undefined ? 0 : 3 * timeoutMs);
     this.backoff = { baseMs: opts.backoff?.baseMs ?? 1000, maxMs: opts.backoff?.maxMs ?? 5 * 60_000 };
     this.housekeepingMs = opts.housekeepingMs ?? 60_000;
+    // under load, 32 deliveries finishing at about the same time share one statement instead of
+    // queueing 32 on the pool (each with its parse, plan and commit)
+    this.acks = new StatementBatcher({ maxInFlight: 2, maxBatch: this.concurrency, run: (batch) => this.acknowledge(batch) });
   }
 
   async start(): Promise<void> {
@@ -389,25 +404,15 @@ export class DeliveryWorker {
         const sentAt = Date.now();
         // go on with this subscription: more batches allowed, not throttled, the lease still long enough
         const more = batch < this.batchesPerClaim && !throttleMs && sentAt + leaseMarginMs < leaseFrom + this.leaseMs;
-        // one statement: delete the delivered rows, update the status, and either fetch the next
-        // batch and renew the lease, or (nothing more to send now) release the claim
-        const { rows: next } = await this.db.query<{ owned: boolean | string; rows: OutboxRow[] | string | null }>(
-          `WITH d AS (DELETE FROM notification_outbox WHERE seq = ANY($4::bigint[]) RETURNING 1),
-           nx AS (SELECT CASE WHEN $6 THEN (${BATCH_SQL('$1', '$2', '$7', '$4::bigint[]')}) END AS rows),
-           u AS (UPDATE subscriptions SET times_sent = times_sent + 1, last_notification = now(), last_success = now(),
-                        notification_status = 'ok',
-                        delivery_owner = CASE WHEN (SELECT rows FROM nx) IS NOT NULL THEN delivery_owner END,
-                        delivery_until = CASE WHEN (SELECT rows FROM nx) IS NOT NULL THEN now() + $5::int * interval '1 millisecond' END
-                  WHERE tenant = $1 AND id = $2 AND delivery_owner = $3 AND (SELECT count(*) FROM d) >= 0
-                 RETURNING 1)
-           SELECT EXISTS (SELECT 1 FROM u) AS owned, CASE WHEN EXISTS (SELECT 1 FROM u) THEN (SELECT rows FROM nx) END AS rows`,
-          [row.tenant, row.id, this.id, seqs, this.leaseMs, more, this.batchSize],
-        );
+        // delete the delivered rows, update the status, and either fetch the next batch and renew
+        // the lease, or (nothing more to send now) release the claim: one statement, shared with
+        // the acknowledgements of other subscriptions made meanwhile
+        const next = await this.acks.submit({ tenant: row.tenant, id: row.id, seqs, more });
         this.stats.notificationsSent++;
         this.stats.rowsDelivered += rows.length;
         leaseFrom = sentAt;
         // no rows: the statement released the claim (or it was not ours any more)
-        rows = parseRows(next[0]?.rows ?? null);
+        rows = next;
         if (rows.length === 0) {
           released = true;
           // put back before its queue was empty: the next claim may take it (or another's rows)
@@ -434,6 +439,34 @@ export class DeliveryWorker {
       }
     }
     if (!released && !this.killed) await this.release(row);
+  }
+
+  /**
+   * One statement for many subscriptions' successful sends: deletes their delivered rows, updates
+   * each one's status and, where `more`, returns its next batch and renews its lease, else
+   * releases its claim (also when it has no next batch). A subscription whose lease is no longer
+   * ours is not touched and gets [] (its rows are deleted all the same: they were delivered).
+   */
+  private async acknowledge(batch: Ack[]): Promise<OutboxRow[][]> {
+    // as if the process had died while these waited for their turn: nothing is written
+    if (this.killed) throw new Error('the worker was killed');
+    const { rows } = await this.db.query<{ tenant: string; id: string; rows: OutboxRow[] | string | null }>(
+      `WITH a AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(tenant text, id text, seqs bigint[], more boolean)),
+       d AS (DELETE FROM notification_outbox WHERE seq IN (SELECT unnest(a.seqs) FROM a) RETURNING 1),
+       nx AS (SELECT a.tenant, a.id, CASE WHEN a.more THEN (${BATCH_SQL('a.tenant', 'a.id', '$4', 'a.seqs')}) END AS rows FROM a),
+       u AS (UPDATE subscriptions s SET times_sent = times_sent + 1, last_notification = now(), last_success = now(),
+                    notification_status = 'ok',
+                    delivery_owner = CASE WHEN nx.rows IS NOT NULL THEN s.delivery_owner END,
+                    delivery_until = CASE WHEN nx.rows IS NOT NULL THEN now() + $3::int * interval '1 millisecond' END
+               FROM nx
+              WHERE s.tenant = nx.tenant AND s.id = nx.id AND s.delivery_owner = $2 AND (SELECT count(*) FROM d) >= 0
+             RETURNING s.tenant, s.id, nx.rows)
+       SELECT tenant, id, rows FROM u`,
+      [JSON.stringify(batch), this.id, this.leaseMs, this.batchSize],
+      { name: 'notification_ack' },
+    );
+    const next = new Map(rows.map((r) => [`${r.tenant}\u0000${r.id}`, parseRows(r.rows)]));
+    return batch.map((a) => next.get(`${a.tenant}\u0000${a.id}`) ?? []);
   }
 
   private backoffMs(attempts: number): number {
