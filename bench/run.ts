@@ -5,6 +5,7 @@
  *
  *   baseline 1  bare Fastify GET /ping → {}                      autocannon, 10 connections
  *   baseline 2  raw COPY of the loaded entity rows into a scratch table with the same indexes
+ *   baseline 3  bare Fastify route + one primary-key SELECT of a loaded row (PostgreSQL; before (b))
  *   (a)         batch upsert over HTTP, 1000 entities per call, 3 calls in flight
  *   (b)         GET /entities/{id}, random loaded ids             autocannon, 10 connections
  *   (c)         type + q + near-query, random centres             sequential, ~300 requests
@@ -309,7 +310,7 @@ interface Report {
   machine: { cpus: number; cpuModel: string; memoryGb: number; platform: string; node: string };
   store?: { kind: string; version: string };
   settings: Record<string, number | string>;
-  baselines: { bareRoute?: AutocannonSummary; rawLoad?: RawLoad };
+  baselines: { bareRoute?: AutocannonSummary; rawLoad?: RawLoad; lookupRoute?: AutocannonSummary & { ratioToBare?: number } };
   upsert?: Omit<UpsertSummary, 'callLatencyMs'> & { callP50Ms: number; callP99Ms: number; cpu: CpuUse; rawLoadRatio?: number };
   getById?: AutocannonSummary & { ratioToBare?: number; cpu: CpuUse };
   query?: {
@@ -362,6 +363,30 @@ async function bareRoute(client: LoadClient): Promise<AutocannonSummary> {
     });
   } finally {
     await bare.close();
+  }
+}
+
+/**
+ * Baseline 3 (PostgreSQL): the least any GET by id can cost here. A bare Fastify route that reads
+ * one row of the same entities table by primary key (pg pool of the service's size, a named
+ * statement) and returns it, with no NGSI-LD work at all; same load client, ids and duration as (b).
+ */
+async function lookupRoute(client: LoadClient, schema: string, poolSize: number, entityIds: number): Promise<AutocannonSummary> {
+  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: poolSize, options: `-c search_path="${schema}",public` });
+  const lookup = Fastify({ logger: false });
+  lookup.get<{ Params: { id: string } }>('/entities/:id', async (request) => {
+    const { rows } = await pool.query({ name: 'lookup', text: "SELECT id, attrs FROM entities WHERE tenant = '' AND id = $1", values: [request.params.id] });
+    return rows[0];
+  });
+  await lookup.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    const port = (lookup.server.address() as { port: number }).port;
+    return await client.run<AutocannonSummary>({
+      cmd: 'autocannon', url: `http://127.0.0.1:${port}/entities`, connections: 10, seconds: GET_SECONDS, warmupSeconds: 1, entityIds,
+    });
+  } finally {
+    await lookup.close();
+    await pool.end();
   }
 }
 
@@ -427,6 +452,14 @@ async function main(): Promise<void> {
     } catch (err) {
       report.errors.push(`raw load: ${(err as Error).message}`);
       log(`  skipped: ${(err as Error).message}`);
+    }
+
+    if (PHASES.has('b') && store.kind === 'postgres') {
+      log(`\n[baseline] bare Fastify route + one primary-key SELECT of the same rows (no NGSI-LD work), 10 connections, ${GET_SECONDS} s …`);
+      const lookup = await lookupRoute(client, store.schema!, loadConfig(store.env).databasePoolSize, loaded);
+      report.baselines.lookupRoute = { ...lookup, ratioToBare: bare ? lookup.requestsPerSec / bare.requestsPerSec : undefined };
+      log(`  ${fmt(lookup.requestsPerSec)} req/s (${fmt(report.baselines.lookupRoute.ratioToBare! * 100)}% of the bare route),` +
+        ` p50 ${lookup.latencyMs.p50} ms, p99 ${lookup.latencyMs.p99} ms; non-2xx ${lookup.non2xx}`);
     }
 
     if (PHASES.has('b')) {
@@ -614,6 +647,10 @@ function printSummary(): void {
   const na = 'n/a';
   const rows: string[][] = [['measure', 'result', 'detail']];
   if (b.bareRoute) rows.push(['bare Fastify route', `${fmt(b.bareRoute.requestsPerSec)} req/s`, `p50 ${b.bareRoute.latencyMs.p50} ms, p99 ${b.bareRoute.latencyMs.p99} ms`]);
+  if (b.lookupRoute) {
+    rows.push(['bare route + one SELECT', `${fmt(b.lookupRoute.requestsPerSec)} req/s`,
+      `${fmt((b.lookupRoute.ratioToBare ?? NaN) * 100, 1)}% of bare, p99 ${b.lookupRoute.latencyMs.p99} ms`]);
+  }
   rows.push(['raw store load', b.rawLoad ? `${fmt(b.rawLoad.rowsPerSec)} rows/s` : na, b.rawLoad?.method ?? '']);
   rows.push(['(a) batch upsert', r.upsert ? `${fmt(r.upsert.entitiesPerSec)} entities/s` : na,
     r.upsert ? `${fmt(r.upsert.entities)} in ${fmt(r.upsert.seconds, 1)} s` + (r.upsert.rawLoadRatio ? `, ${fmt(r.upsert.rawLoadRatio * 100)}% of raw` : '') : '']);
