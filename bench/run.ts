@@ -201,7 +201,7 @@ async function openStore(): Promise<Store> {
   const env: Record<string, string> = {
     LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: '0', NOTIFY_ALLOW_PRIVATE: 'true', AUTH: 'off', RATE_LIMIT_MAX: '0', MAX_EVENT_LOOP_DELAY_MS: '0',
   };
-  if (process.env.DATABASE_POOL_SIZE) env.DATABASE_POOL_SIZE = process.env.DATABASE_POOL_SIZE;
+  for (const name of ['DATABASE_POOL_SIZE', 'NOTIFY_CONCURRENCY']) if (process.env[name]) env[name] = process.env[name]!;
   let store: Store;
   if (DATABASE_URL) {
     const schema = 'bench_' + randomBytes(5).toString('hex');

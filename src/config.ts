@@ -34,6 +34,8 @@ export interface Config {
   notifyWorker: 'on' | 'off';
   /** how long a worker's claim on a subscription lasts: after a crash, its rows go out again once it lapses */
   notifyLeaseSeconds: number;
+  /** subscriptions the worker delivers to at the same time */
+  notifyConcurrency: number;
   /** 'off' only when explicitly configured (local development; server.ts logs a loud warning) */
   auth: 'on' | 'off';
   /** bootstrap admin API key (stored hashed at start); see SECURITY.md */
@@ -136,6 +138,7 @@ export function loadConfig(env: Env = process.env): Config {
     notifyAllowPrivate: bool('NOTIFY_ALLOW_PRIVATE', false),
     notifyWorker: oneOf('NOTIFY_WORKER', ['on', 'off'] as const, 'on'),
     notifyLeaseSeconds: int('NOTIFY_LEASE_SECONDS', 60, 1, 3600),
+    notifyConcurrency: int('NOTIFY_CONCURRENCY', 128, 1, 1024),
     auth: oneOf('AUTH', ['on', 'off'] as const, 'on'),
     adminApiKey: env.ADMIN_API_KEY || undefined,
     jwksFile: env.JWKS_FILE || undefined,

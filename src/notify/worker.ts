@@ -73,7 +73,7 @@ export interface DeliveryWorkerOptions {
   sender?: Sender;
   /** id written into delivery_owner (default: random) */
   workerId?: string;
-  /** subscriptions delivered at the same time (default 32) */
+  /** subscriptions delivered at the same time (default 128; NOTIFY_CONCURRENCY) */
   concurrency?: number;
   /** queued rows per notification (default 100) */
   batchSize?: number;
@@ -178,15 +178,15 @@ export class DeliveryWorker {
     this.timeoutMs = timeoutMs;
     this.ownsSender = !opts.sender;
     this.sender = opts.sender ?? new Senders({ policy: opts.policy, timeoutMs });
-    this.concurrency = opts.concurrency ?? 32;
+    this.concurrency = opts.concurrency ?? 128;
     this.batchSize = opts.batchSize ?? 100;
     this.batchesPerClaim = opts.batchesPerClaim ?? 20;
     this.pollMs = opts.pollMs ?? (opts.db.kind === 'pglite' ? 250 : 1000);
     this.leaseMs = Math.max(opts.leaseMs ?? 60_000, opts.leaseMs !== undefined ? 0 : 3 * timeoutMs);
     this.backoff = { baseMs: opts.backoff?.baseMs ?? 1000, maxMs: opts.backoff?.maxMs ?? 5 * 60_000 };
     this.housekeepingMs = opts.housekeepingMs ?? 60_000;
-    // under load, 32 deliveries finishing at about the same time share one statement instead of
-    // queueing 32 on the pool (each with its parse, plan and commit)
+    // under load, dozens of deliveries finishing at about the same time share one statement instead of
+    // queueing one each on the pool (each with its parse, plan and commit)
     this.acks = new StatementBatcher({ maxInFlight: 2, maxBatch: this.concurrency, run: (batch) => this.acknowledge(batch) });
   }
 

@@ -45,6 +45,7 @@ export default fp(
         policy: { allowPrivate: config.notifyAllowPrivate },
         listenUrl: config.databaseUrl,
         leaseMs: config.notifyLeaseSeconds * 1000,
+        concurrency: config.notifyConcurrency,
         logger: app.log,
         ...opts.worker,
       });
