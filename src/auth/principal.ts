@@ -46,7 +46,7 @@ export const NOBODY: Principal = Object.freeze({
 export const publicReader = (tenants: string[]): Principal =>
   Object.freeze({ name: 'public', via: 'none', roles: ['reader'], tenants, projects: [], types: [], idPrefixes: [] }) as Principal;
 
-export const isAdmin = (p: Principal): boolean => p.roles.includes('admin');
+export const isAdmin = (p: Pick<Principal, 'roles'>): boolean => p.roles.includes('admin');
 
 export const mayUseTenant = (p: Principal, tenant: string): boolean => p.tenants.includes(ANY) || p.tenants.includes(tenant);
 
@@ -54,16 +54,21 @@ export const mayUseTenant = (p: Principal, tenant: string): boolean => p.tenants
  * A listed type matches an entity type given either way: short name (`WeatherObserved`) against
  * a compact or expanded type (`https://…/WeatherObserved`), or the full IRI exactly.
  */
-export function typeAllowed(p: Principal, type: string): boolean {
+export function typeAllowed(p: Pick<Principal, 'types'>, type: string): boolean {
   if (p.types.includes(ANY)) return true;
   return p.types.some((t) => t === type || type.endsWith('/' + t) || type.endsWith('#' + t));
 }
 
-export const idAllowed = (p: Principal, id: string): boolean =>
+export const idAllowed = (p: Pick<Principal, 'idPrefixes'>, id: string): boolean =>
   p.idPrefixes.includes(ANY) || p.idPrefixes.some((prefix) => id.startsWith(prefix));
 
+/** What decides which entities a principal may write; kept with outbox items whose check waits for the broker. */
+export type WriteScope = Pick<Principal, 'name' | 'roles' | 'types' | 'idPrefixes'>;
+
+export const writeScopeOf = (p: Principal): WriteScope => ({ name: p.name, roles: p.roles, types: p.types, idPrefixes: p.idPrefixes });
+
 /** Why a contractor may not write this entity, or undefined when it may (admins may write anything). */
-export function entityWriteRefusal(p: Principal, id: string, types: readonly string[]): string | undefined {
+export function entityWriteRefusal(p: WriteScope, id: string, types: readonly string[]): string | undefined {
   if (isAdmin(p)) return undefined;
   if (!p.roles.includes('contractor')) return `${p.name} may not write entities`;
   if (!idAllowed(p, id)) return `${p.name} may not write entity ${id.slice(0, 200)}: its id has none of the allowed prefixes`;

@@ -10,6 +10,7 @@ import {
   forgetSubscriptionOwner, ownedSubscriptionIds, recordSubscriptionOwner, subscriptionOwner,
 } from '../store/subscription-owner-store';
 import { ANY, entityWriteRefusal, isAdmin, type Principal } from './principal';
+import { brokerUnreachable } from '../broker/orion-ld/client';
 
 /**
  * The broker as one principal sees it (request.broker): the facade's enforcement point, in front
@@ -28,11 +29,34 @@ import { ANY, entityWriteRefusal, isAdmin, type Principal } from './principal';
  */
 const STORED_TYPES_PAGE = 1000;
 
+/** Stored types of the entities that exist, by id. */
+export async function storedTypes(broker: Pick<ContextBroker, 'queryEntities'>, tenant: string, ids: string[]): Promise<Map<string, string[]>> {
+  const types = new Map<string, string[]>();
+  // in pages a broker accepts (NGSI-LD's query limit is 1000; a batch may be larger)
+  for (let start = 0; start < ids.length; start += STORED_TYPES_PAGE) {
+    const page = ids.slice(start, start + STORED_TYPES_PAGE);
+    const query: EntityQuery = { selectors: [{ ids: page }], limit: page.length, offset: 0, count: false, expand: (t) => t };
+    const found = await broker.queryEntities(tenant, query).catch((err: unknown) => {
+      // a tenant nothing was written to yet (an external broker answers 404 NonexistentTenant)
+      if (err instanceof NgsiError && err.status === 404) return { entities: [] };
+      throw err;
+    });
+    for (const e of found.entities) types.set(e.id, e.type);
+  }
+  return types;
+}
+
 export class ScopedBroker implements ContextBroker {
   constructor(
     private readonly inner: ContextBroker,
     private readonly db: Queryable,
     private readonly principal: Principal,
+    /**
+     * Orion-LD outbox: called with the ids whose stored types the broker could not tell (it is
+     * down) instead of failing; their writes are queued with the principal's scope, and the
+     * delivery worker checks the stored types before it sends them (outbox-delivery.ts).
+     */
+    private readonly typesUnknown?: (ids: string[]) => void,
   ) {}
 
   private get restrictsEntities(): boolean {
@@ -41,20 +65,14 @@ export class ScopedBroker implements ContextBroker {
 
   /** Stored types of the entities that exist, by id (only needed when types are restricted). */
   private async storedTypes(tenant: string, ids: string[]): Promise<Map<string, string[]>> {
-    const types = new Map<string, string[]>();
-    if (!ids.length || this.principal.types.includes(ANY)) return types;
-    // in pages a broker accepts (NGSI-LD's query limit is 1000; a batch may be larger)
-    for (let start = 0; start < ids.length; start += STORED_TYPES_PAGE) {
-      const page = ids.slice(start, start + STORED_TYPES_PAGE);
-      const query: EntityQuery = { selectors: [{ ids: page }], limit: page.length, offset: 0, count: false, expand: (t) => t };
-      const found = await this.inner.queryEntities(tenant, query).catch((err: unknown) => {
-        // a tenant nothing was written to yet (an external broker answers 404 NonexistentTenant)
-        if (err instanceof NgsiError && err.status === 404) return { entities: [] };
-        throw err;
-      });
-      for (const e of found.entities) types.set(e.id, e.type);
+    if (!ids.length || this.principal.types.includes(ANY)) return new Map();
+    try {
+      return await storedTypes(this.inner, tenant, ids);
+    } catch (err) {
+      if (!this.typesUnknown || !brokerUnreachable(err)) throw err;
+      this.typesUnknown(ids);
+      return new Map();
     }
-    return types;
   }
 
   /** Refusals by entity id; `incoming` are the types the write itself names. */

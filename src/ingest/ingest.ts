@@ -1,7 +1,8 @@
 /**
  * The contractor ingestion use case: keyValues items of one Smart Data Models type → validated
  * (ajv, the vendored schema) → normalized NGSI-LD with the type's @context → parsed into the
- * expanded internal form → upserted (mode 'update': members sent replace theirs, others stay).
+ * expanded internal form → upserted (mode 'update': members sent replace theirs, others stay;
+ * or, when asked, 'replace').
  *
  * - An unknown type is refused (400) before anything else.
  * - Items are written in chunks of at most `chunkSize` (the broker's batch limit), one
@@ -131,7 +132,7 @@ export async function ingestItems(
       continue;
     }
     try {
-      const written = await deps.broker.batchUpsert(tenant, chunk.map((v) => v.entity), 'update');
+      const written = await deps.broker.batchUpsert(tenant, chunk.map((v) => v.entity), opts.mode ?? 'update');
       const failed = new Map(written.errors.map((e) => [e.entityId, e.error.detail]));
       for (const { index, entity } of chunk) {
         const reason = failed.get(entity.id);

@@ -49,4 +49,6 @@ export interface IngestOptions {
   lines?: (number | undefined)[];
   /** per-item mapping options (observedAt, unit codes), e.g. from a device registration */
   normalize?: (index: number) => ToNormalizedOptions | undefined;
+  /** upsert mode: 'update' (default: members sent replace theirs, others stay) or 'replace' (the whole entity) */
+  mode?: 'update' | 'replace';
 }

@@ -3,10 +3,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config';
 import type { ContextBroker } from '../broker/context-broker';
 import { EmbeddedBroker } from '../broker/embedded/engine';
-import { orionLdBroker } from '../broker/orion-ld/broker';
+import { OrionLdBroker, orionLdClient } from '../broker/orion-ld/broker';
+import { BrokerContextRegistry, brokerHostedContexts } from '../broker/orion-ld/contexts';
 import { ContextResolver } from '../ngsi-ld/context/resolver';
 import { SqlContextStore } from '../store/context-store';
-import type { ContextStore } from '../ngsi-ld/context/registry';
+import { localContextRegistry, type ContextRegistry, type ContextStore } from '../ngsi-ld/context/registry';
 import { badRequestData } from '../ngsi-ld/errors';
 import { assertJsonDepth, assertStorableText, tenantOf, JSON_TYPE, JSONLD_TYPE, MERGE_PATCH_TYPE, GEOJSON_TYPE } from '../ngsi-ld/http';
 
@@ -15,6 +16,8 @@ declare module 'fastify' {
     broker: ContextBroker;
     contexts: ContextResolver;
     contextStore: ContextStore;
+    /** where /jsonldContexts registers contexts: our store, or the external broker */
+    contextRegistry: ContextRegistry;
     config: Config;
   }
   interface FastifyRequest {
@@ -52,14 +55,17 @@ export default fp(
       },
     );
 
+    // BROKER_URL: an external NGSI-LD broker (Orion-LD) holds entities, subscriptions and registered @contexts
+    const client = config.brokerUrl ? orionLdClient(config) : undefined;
     const contextStore = new SqlContextStore(app.db);
     app.decorate('contextStore', contextStore);
-    app.decorate(
-      'contexts',
-      new ContextResolver({ coreVersion: config.coreContext, allowHosts: config.contextAllowHosts, allowPrivate: config.contextAllowPrivate, store: contextStore }),
-    );
-    // BROKER_URL: an external NGSI-LD broker (Orion-LD) holds entities and subscriptions
-    const broker: ContextBroker = config.brokerUrl ? orionLdBroker(config, app.contexts) : new EmbeddedBroker(app.db);
+    const contexts = new ContextResolver({
+      coreVersion: config.coreContext, allowHosts: config.contextAllowHosts, allowPrivate: config.contextAllowPrivate, store: contextStore,
+      brokerHosted: client && brokerHostedContexts(client),
+    });
+    app.decorate('contexts', contexts);
+    app.decorate('contextRegistry', client ? new BrokerContextRegistry(client, contextStore, contexts) : localContextRegistry(contextStore, contexts, config.coreContext));
+    const broker: ContextBroker = client ? new OrionLdBroker(client, contexts) : new EmbeddedBroker(app.db);
     app.decorate('broker', broker);
 
     app.decorateRequest('tenant', '');

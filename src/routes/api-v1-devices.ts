@@ -13,12 +13,12 @@ import {
   type DeviceRegistration, type MappedObservation,
 } from '../ingest/devices';
 import { checkProgress, checkProgressItems, progressToItems, projectIds, PROGRESS_SCHEMA } from '../ingest/progress';
-import type { IngestDeps, IngestIssue, IngestItemResult, IngestOptions, IngestResult } from '../ingest/types';
+import type { IngestIssue, IngestItemResult, IngestOptions, IngestResult } from '../ingest/types';
 import { DeviceRegistry, type StoredRegistration } from '../store/device-registry';
 import { assertWritableType } from './support';
 import { assertEntityWrite } from '../auth/principal';
 import { idempotentWriteHeaders, ingestStatus, NDJSON_TYPES, queuedAs, queuedIngestResult } from './api-v1';
-import { contractorWrites } from '../plugins/ingestion-outbox';
+import { contractorWrites, type ContractorWrites } from '../plugins/ingestion-outbox';
 
 /**
  * Contractor API, devices and project progress (/api/v1; src/ingest/devices.ts and progress.ts
@@ -31,7 +31,9 @@ import { contractorWrites } from '../plugins/ingestion-outbox';
  *   answers per item (200 all accepted, 207 some, 422 none / atomic, 503 store failure);
  * - PATCH /projects/:projectId/progress → Project + KeyPerformanceIndicator + Action entities.
  *
- * Every write goes through ingestItems (schema validation → normalized → upsert 'update').
+ * Every write goes through ingestItems (schema validation → normalized → upsert 'update'); in
+ * Orion-LD mode all of them, device registrations and deletions too, go through the ingestion
+ * outbox (contractorWrites) and are answered 202 with an ingestion id.
  */
 
 /**
@@ -121,11 +123,12 @@ const registerSchema = {
     'Registers a device once (as FIWARE IoT agents provision devices): the Smart Data Models type of its observations, ' +
     'location, municipality (PublicOrganization id or ISTAT code), thematic corridor, project, and the mapping of its ' +
     'measurement keys to attributes (unitCode, scale/offset, bounds). Writes the Device entity urn:ngsi-ld:Device:<deviceId>. ' +
-    '409 if the device is registered (PUT /devices/{deviceId} replaces).',
+    '409 if the device is registered (PUT /devices/{deviceId} replaces). With an external broker (Orion-LD mode) the Device ' +
+    'entity is queued for it: 202 with an ingestionId (GET /api/v1/ingestions/{ingestionId}).',
   tags: TAGS,
   headers: tenantHeader,
   body: REGISTRATION_SCHEMA,
-  response: { 201: deviceView, ...errorResponses },
+  response: { 201: deviceView, 202: queuedIngestResult(deviceView), ...errorResponses },
 } as const;
 
 const replaceSchema = {
@@ -134,7 +137,7 @@ const replaceSchema = {
   headers: tenantHeader,
   params: deviceParams,
   body: { ...REGISTRATION_SCHEMA, required: REGISTRATION_SCHEMA.required.filter((r) => r !== 'deviceId') },
-  response: { 200: deviceView, 201: deviceView, ...errorResponses },
+  response: { 200: deviceView, 201: deviceView, 202: queuedIngestResult(deviceView), ...errorResponses },
 } as const;
 
 const listSchema = {
@@ -156,11 +159,12 @@ const getSchema = { summary: 'A device registration', tags: TAGS, headers: tenan
 
 const deleteSchema = {
   summary: 'Delete a device registration',
-  description: 'Deletes the registration and the Device entity; its observations stay (they are data).',
+  description: 'Deletes the registration and the Device entity; its observations stay (they are data). ' +
+    'With an external broker (Orion-LD mode) the deletion of the Device entity is queued for it: 202 with an ingestionId.',
   tags: TAGS,
   headers: tenantHeader,
   params: deviceParams,
-  response: { 204: { type: 'null' }, ...errorResponses },
+  response: { 202: queuedIngestResult({ type: 'object', properties: {}, required: [] }), 204: { type: 'null' }, ...errorResponses },
 } as const;
 
 const measurement = {
@@ -265,7 +269,6 @@ const WRITE = { access: 'write' } as const;
 const routes = async (app: FastifyInstance): Promise<void> => {
   const registry = new DeviceRegistry(app.db);
   const idempotency = new IdempotencyStore(app.db);
-  const depsOf = (request: FastifyRequest): IngestDeps => ({ broker: request.broker, contexts: app.contexts, log: request.log });
 
   // NDJSON measurements (this scope only; the JSON family is parsed app-wide)
   app.addContentTypeParser([...NDJSON_TYPES], { parseAs: 'string', bodyLimit: app.config.bodyLimit }, (_req, body, done) => done(null, body));
@@ -285,17 +288,20 @@ const routes = async (app: FastifyInstance): Promise<void> => {
   /**
    * Writes the Device entity of a registration; attributes a replaced registration had and this
    * one has not (a link removed) are deleted. Throws (and the caller restores the registry) when
-   * the entity could not be written.
+   * the entity could not be written. Orion-LD mode: queued in the outbox (writes.ingestionId), as a
+   * replacement of the whole entity, which is the registration's: the outbox carries no attribute
+   * deletes, and the broker may be down.
    */
-  async function writeDevice(request: FastifyRequest, reg: DeviceRegistration, previous?: DeviceRegistration): Promise<void> {
+  async function writeDevice(request: FastifyRequest, writes: ContractorWrites, reg: DeviceRegistration, previous?: DeviceRegistration): Promise<void> {
     const item = registrationToDevice(reg);
-    const result = await ingestItems(depsOf(request), request.tenant, 'Device', [item], { atomic: true });
+    const mode = writes.queued ? 'replace' : 'update';
+    const result = await ingestItems(writes.deps, request.tenant, 'Device', [item], { atomic: true, mode });
     if (result.accepted !== 1) {
       const errors = result.items[0]?.errors ?? [];
       const detail = `the Device entity could not be written: ${errors.map((e) => `${e.pointer}: ${e.reason}`).join('; ')}`;
       throw result.retryable ? new NgsiError('InternalError', 503, detail) : badRequestData(detail);
     }
-    if (!previous) return;
+    if (!previous || mode === 'replace') return;
     const before = registrationToDevice(previous);
     const removed = Object.keys(before).filter((k) => !(k in item));
     if (!removed.length) return;
@@ -313,13 +319,15 @@ const routes = async (app: FastifyInstance): Promise<void> => {
     const reg = checked.value;
     const stored = await registry.create(request.tenant, reg);
     if (!stored) throw alreadyExists(`device ${reg.deviceId} is registered already; PUT /api/v1/devices/${reg.deviceId} replaces its registration`);
+    const writes = contractorWrites(app, request);
     try {
-      await writeDevice(request, reg);
+      await writeDevice(request, writes, reg);
     } catch (err) {
       await registry.restore(request.tenant, reg.deviceId, undefined);
       throw err;
     }
-    return reply.code(201).header('Location', `/api/v1/devices/${encodeURIComponent(reg.deviceId)}`).send(view(stored));
+    reply.header('Location', `/api/v1/devices/${encodeURIComponent(reg.deviceId)}`);
+    return reply.code(writes.ingestionId ? 202 : 201).send({ ...queuedAs(writes.ingestionId), ...view(stored) });
   });
 
   app.put<{ Params: { deviceId: string } }>(
@@ -330,14 +338,15 @@ const routes = async (app: FastifyInstance): Promise<void> => {
       if (!checked.ok) return invalidBody(reply, 'device registration', checked.errors);
       const reg = checked.value;
       const { stored, created, previous } = await registry.put(request.tenant, reg);
+      const writes = contractorWrites(app, request);
       try {
-        await writeDevice(request, reg, previous);
+        await writeDevice(request, writes, reg, previous);
       } catch (err) {
         await registry.restore(request.tenant, reg.deviceId, previous);
         throw err;
       }
       if (created) reply.header('Location', `/api/v1/devices/${encodeURIComponent(reg.deviceId)}`);
-      return reply.code(created ? 201 : 200).send(view(stored));
+      return reply.code(writes.ingestionId ? 202 : created ? 201 : 200).send({ ...queuedAs(writes.ingestionId), ...view(stored) });
     },
   );
 
@@ -355,11 +364,18 @@ const routes = async (app: FastifyInstance): Promise<void> => {
 
   app.delete<{ Params: { deviceId: string } }>('/devices/:deviceId', { schema: deleteSchema, config: WRITE }, async (request, reply) => {
     const { deviceId } = request.params;
-    if (!(await registry.delete(request.tenant, deviceId))) throw notFound(`device ${deviceId} is not registered`);
-    await request.broker.deleteEntity(request.tenant, deviceEntityId(deviceId)).catch((err: unknown) => {
-      if (!(err instanceof NgsiError && err.status === 404)) throw err;
-    });
-    return reply.code(204).send();
+    const previous = await registry.get(request.tenant, deviceId);
+    if (!previous || !(await registry.delete(request.tenant, deviceId))) throw notFound(`device ${deviceId} is not registered`);
+    const writes = contractorWrites(app, request);
+    try {
+      await writes.broker.deleteEntity(request.tenant, deviceEntityId(deviceId)).catch((err: unknown) => {
+        if (!(err instanceof NgsiError && err.status === 404)) throw err;
+      });
+    } catch (err) {
+      await registry.restore(request.tenant, deviceId, previous.registration);
+      throw err;
+    }
+    return writes.ingestionId ? reply.code(202).send({ ingestionId: writes.ingestionId }) : reply.code(204).send();
   });
 
   app.post<{ Querystring: { atomic?: boolean } }>(

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { addContext, listContexts, getContext, deleteContext } from '../ngsi-ld/context/registry';
-import { JSON_TYPE, JSONLD_TYPE } from '../ngsi-ld/http';
+import { JSONLD_TYPE, mediaType } from '../ngsi-ld/http';
 import { checkBodyType, serviceBaseUrl } from './support';
 
-/** @context management (spec 5.13): clients register contexts that the service then serves. */
+/**
+ * @context management (spec 5.13): clients register contexts that the service then serves, or in
+ * Orion-LD mode that the external broker serves (app.contextRegistry).
+ */
 const routes = async (app: FastifyInstance) => {
   app.addHook('preValidation', checkBodyType);
   app.get<{ Querystring: { details?: boolean; kind?: string } }>(
@@ -16,7 +18,7 @@ const routes = async (app: FastifyInstance) => {
         },
       },
     },
-    async (request) => listContexts(app.contextStore, { details: request.query.details ?? false, kind: request.query.kind }),
+    async (request) => app.contextRegistry.list({ details: request.query.details ?? false, kind: request.query.kind }),
   );
 
   app.get<{ Params: { contextId: string }; Querystring: { details?: boolean } }>(
@@ -28,15 +30,15 @@ const routes = async (app: FastifyInstance) => {
       },
     },
     async (request, reply) => {
-      const details = request.query.details ?? false;
-      const doc = await getContext(app.contextStore, request.params.contextId, { details, coreVersion: app.config.coreContext });
-      return reply.type(details ? JSON_TYPE : JSONLD_TYPE).send(doc);
+      const { body, type } = await app.contextRegistry.get(request.params.contextId, { details: request.query.details ?? false });
+      return reply.type(type).send(body);
     },
   );
 
   app.post('/jsonldContexts', { schema: { body: { type: 'object' } } }, async (request, reply) => {
-    const stored = await addContext(app.contextStore, request.body, serviceBaseUrl(app, request));
-    return reply.code(201).header('Location', stored.url).send();
+    const ldJson = mediaType(request.headers['content-type']) === JSONLD_TYPE;
+    const url = await app.contextRegistry.add(request.body, { baseUrl: serviceBaseUrl(app, request), ldJson });
+    return reply.code(201).header('Location', url).send();
   });
 
   app.delete<{ Params: { contextId: string }; Querystring: { reload?: boolean } }>(
@@ -48,7 +50,7 @@ const routes = async (app: FastifyInstance) => {
       },
     },
     async (request, reply) => {
-      await deleteContext(app.contextStore, request.params.contextId, { reload: request.query.reload ?? false, cache: app.contexts });
+      await app.contextRegistry.delete(request.params.contextId, { reload: request.query.reload ?? false });
       return reply.code(204).send();
     },
   );

@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseSubscription, parseSubscriptionPatch, type SubscriptionParseOptions } from '../notify/subscription-parse';
 import { renderSubscription } from '../notify/subscription-render';
 import type { Subscription } from '../notify/types';
-import { implicitContext } from '../ngsi-ld/context/registry';
 import type { ContextValue, TermMap } from '../ngsi-ld/context/types';
 import { badRequestData } from '../ngsi-ld/errors';
 import { JSON_TYPE, JSONLD_TYPE } from '../ngsi-ld/http';
@@ -49,7 +48,7 @@ const subscriptionUrl = (id: string): string => `/ngsi-ld/v1/subscriptions/${enc
 async function contextUrl(app: FastifyInstance, request: FastifyRequest, ctx: Subscription['jsonldContext']): Promise<string> {
   if (typeof ctx === 'string') return ctx;
   if (Array.isArray(ctx) && ctx.length === 1 && typeof ctx[0] === 'string') return ctx[0];
-  return implicitContext(app.contextStore, ctx as ContextValue, serviceBaseUrl(app, request));
+  return app.contextRegistry.implicit(ctx as ContextValue, serviceBaseUrl(app, request));
 }
 
 function parseOptionsOf(app: FastifyInstance, request: FastifyRequest, tm: TermMap): SubscriptionParseOptions {

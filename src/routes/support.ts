@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TermMap } from '../ngsi-ld/context/types';
 import { linkHeaderContext, coreContextUrl } from '../ngsi-ld/context/resolver';
-import { implicitContext } from '../ngsi-ld/context/registry';
 import { badRequestData, nonexistentTenant, NgsiError } from '../ngsi-ld/errors';
 import { contextLinkHeader, mediaType, negotiate, JSON_TYPE, JSONLD_TYPE, type ResponseType } from '../ngsi-ld/http';
 import type { Format } from '../ngsi-ld/types';
@@ -89,7 +88,7 @@ async function linkableContext(app: FastifyInstance, request: FastifyRequest, tm
   if (typeof ctx === 'string') return ctx;
   if (Array.isArray(ctx) && ctx.length === 1 && typeof ctx[0] === 'string') return ctx[0];
   if (ctx === undefined || (Array.isArray(ctx) && ctx.length === 0)) return coreContextUrl(app.config.coreContext);
-  return implicitContext(app.contextStore, ctx, serviceBaseUrl(app, request));
+  return app.contextRegistry.implicit(ctx, serviceBaseUrl(app, request));
 }
 
 /** The base URL clients reach the service at (PUBLIC_URL, else from the request). */

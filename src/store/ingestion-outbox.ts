@@ -1,6 +1,7 @@
 import { isoTime, type Db, type Queryable } from './db';
 import type { Entity } from '../ngsi-ld/types';
 import type { ProblemDetails } from '../ngsi-ld/errors';
+import type { WriteScope } from '../auth/principal';
 
 /**
  * The ingestion outbox (migration 30): contractor writes in Orion-LD mode, one row per item, kept
@@ -11,15 +12,19 @@ import type { ProblemDetails } from '../ngsi-ld/errors';
 
 export type OutboxItemStatus = 'pending' | 'delivered' | 'failed';
 export type UpsertMode = 'update' | 'replace';
+/** an upsert of the item's entity, or the deletion of the entity with the item's id */
+export type OutboxMode = UpsertMode | 'delete';
 
 export interface OutboxRow {
   seq: number;
   ingestionId: string;
   tenant: string;
   entityId: string;
-  mode: UpsertMode;
+  mode: OutboxMode;
   entity: Entity;
   attempts: number;
+  /** the writer's scope, when the entity's stored types are to be checked before delivery (migration 60) */
+  scope?: WriteScope;
 }
 
 export interface IngestionItem {
@@ -55,17 +60,26 @@ export class IngestionOutbox {
 
   /**
    * Queues entities of one ingestion in one transaction (the caller answers "accepted" only after
-   * it committed). Positions continue from what the ingestion already holds.
+   * it committed). Positions continue from what the ingestion already holds. `scopeOf` names the
+   * items whose writer's scope is to be checked against the stored types before delivery.
    */
-  async enqueue(ingestionId: string, tenant: string, entities: Entity[], mode: UpsertMode): Promise<void> {
+  async enqueue(
+    ingestionId: string,
+    tenant: string,
+    entities: Entity[],
+    mode: OutboxMode,
+    scopeOf?: (entity: Entity) => WriteScope | undefined,
+  ): Promise<void> {
     if (entities.length === 0) return;
+    const scopes = scopeOf ? JSON.stringify(entities.map((e) => scopeOf(e) ?? null)) : null;
     await this.db.transaction(async (tx) => {
       await tx.query('INSERT INTO ingestions (id, tenant) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING', [ingestionId, tenant]);
       await tx.query(
-        `INSERT INTO ingestion_outbox (ingestion_id, position, tenant, entity_id, mode, entity)
-         SELECT $1, (SELECT coalesce(max(position) + 1, 0) FROM ingestion_outbox WHERE ingestion_id = $1) + t.o - 1, $2, t.e->>'id', $3, t.e
+        `INSERT INTO ingestion_outbox (ingestion_id, position, tenant, entity_id, mode, entity, write_scope)
+         SELECT $1, (SELECT coalesce(max(position) + 1, 0) FROM ingestion_outbox WHERE ingestion_id = $1) + t.o - 1, $2, t.e->>'id', $3, t.e,
+                nullif($5::jsonb -> (t.o::int - 1), 'null'::jsonb)
            FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS t(e, o) ORDER BY t.o`,
-        [ingestionId, tenant, mode, JSON.stringify(entities)],
+        [ingestionId, tenant, mode, JSON.stringify(entities), scopes],
       );
     });
   }
@@ -96,7 +110,7 @@ export class IngestionOutbox {
                                   ORDER BY x.seq LIMIT $4) n ON true
                   WHERE h.seq = ANY($3::bigint[])) picked
           WHERE o.seq = picked.seq
-          RETURNING o.seq, o.ingestion_id, o.tenant, o.entity_id, o.mode, o.entity, o.attempts`,
+          RETURNING o.seq, o.ingestion_id, o.tenant, o.entity_id, o.mode, o.entity, o.attempts, o.write_scope`,
         [owner, leaseMs, heads.map((h) => h.seq), perEntity],
       );
       return rows
@@ -105,9 +119,10 @@ export class IngestionOutbox {
           ingestionId: String(r.ingestion_id),
           tenant: String(r.tenant),
           entityId: String(r.entity_id),
-          mode: r.mode as UpsertMode,
-          entity: (typeof r.entity === 'string' ? JSON.parse(r.entity) : r.entity) as Entity,
+          mode: r.mode as OutboxMode,
+          entity: parseJson(r.entity) as Entity,
           attempts: Number(r.attempts),
+          ...(r.write_scope ? { scope: parseJson(r.write_scope) as WriteScope } : {}),
         }))
         .sort((x, y) => x.seq - y.seq);
     });

@@ -256,6 +256,12 @@ const MIGRATIONS: { version: number; sql: string }[] = [
                CASE WHEN jsonb_typeof(i->'value') = 'number' THEN (i->>'value')::float8 END, i
           FROM entities e, jsonb_each(e.attrs) k, jsonb_array_elements(k.value) i
     `,
+  },
+  {
+    // ingestion outbox items queued while the external broker could not tell the entity's stored
+    // types: the writer's entity scope, checked against them before delivery (outbox-delivery.ts)
+    version: 60,
+    sql: `ALTER TABLE ingestion_outbox ADD COLUMN write_scope jsonb`,
   }
 ];
 

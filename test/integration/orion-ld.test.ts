@@ -252,6 +252,101 @@ describe('contexts', () => {
       ['GET', eUrl('urn:ngsi-ld:X:ctx')],
     ]);
   });
+
+  test('@contexts registered through B are hosted by A; entities, queries and subscriptions through B use them', async () => {
+    const C = '/ngsi-ld/v1/jsonldContexts';
+    const SNOW = 'https://example.org/valmalenco/';
+    const doc = { '@context': { Snow: `${SNOW}SnowObserved`, level: `${SNOW}snowLevel` } };
+    const created = await call(b.url, 'POST', C, doc);
+    expect(created.status).toBe(201);
+    const url = created.headers.get('location')!;
+    expect(url).toMatch(new RegExp(`^${a.url}${C}/`));
+    const localId = decodeURIComponent(url.slice(url.lastIndexOf('/') + 1));
+    const one = `${C}/${encodeURIComponent(localId)}`;
+
+    // A serves it; B answers as A does (GET one, with details, the list); B keeps no copy
+    const same = async (path: string) => {
+      const [fromA, viaB] = [await call(a.url, 'GET', path), await call(b.url, 'GET', path)];
+      expect({ status: viaB.status, type: viaB.headers.get('content-type'), body: viaB.body })
+        .toEqual({ status: fromA.status, type: fromA.headers.get('content-type'), body: fromA.body });
+      return viaB;
+    };
+    expect((await same(one)).body).toEqual(doc);
+    expect((await same(`${one}?details=true`)).body).toMatchObject({ URL: url, localId, kind: 'Hosted' });
+    expect((await same(`${C}?kind=Hosted`)).body).toContain(url);
+    expect(await b.app.contextStore.get(url)).toBeUndefined();
+    // the broker's problems, unchanged
+    const refused = await call(b.url, 'POST', C, { notAContext: 1 });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toEqual((await call(a.url, 'POST', C, { notAContext: 1 })).body);
+
+    const receiver = await new Receiver().start();
+    try {
+      const tenant = 'hosted-ctx';
+      const link = { link: linkHeader(url), 'ngsild-tenant': tenant };
+      const subs = '/ngsi-ld/v1/subscriptions';
+      // a subscription naming the hosted context, and one with an inline context (B registers it at A)
+      const watch = { entities: [{ type: 'Snow' }], notification: { format: 'keyValues', endpoint: { uri: receiver.url } } };
+      expect((await call(b.url, 'POST', subs, { type: 'Subscription', ...watch, watchedAttributes: ['level'] }, link)).status).toBe(201);
+      const inline = [{ Snow: `${SNOW}SnowObserved`, lvl: `${SNOW}snowLevel` }, CORE_V18];
+      const inlineSub = { '@context': inline, type: 'Subscription', ...watch, watchedAttributes: ['lvl'] };
+      expect((await call(b.url, 'POST', subs, inlineSub, { 'content-type': 'application/ld+json', 'ngsild-tenant': tenant })).status).toBe(201);
+
+      // an entity through B in the hosted context's terms: A stores the full IRIs
+      const id = 'urn:ngsi-ld:SnowObserved:chiesa';
+      expect((await call(b.url, 'POST', E, { id, type: 'Snow', level: { type: 'Property', value: 120 } }, link)).status).toBe(201);
+      const stored = await call(a.url, 'GET', eUrl(id), undefined, { 'ngsild-tenant': tenant });
+      expect(stored.body).toMatchObject({ type: `${SNOW}SnowObserved`, [`${SNOW}snowLevel`]: { value: 120 } });
+      const read = await call(b.url, 'GET', `${E}?type=Snow&q=level%3E100&options=keyValues`, undefined, link);
+      expect(read.body).toEqual([{ id, type: 'Snow', level: 120 }]);
+      expect(read.headers.get('link')).toContain(url);
+
+      // a query with an inline context: the answer's Link names a copy hosted by A
+      const query = await call(b.url, 'POST', `${OPS}/query?options=keyValues`, { '@context': inline, type: 'Query', entities: [{ type: 'Snow' }] },
+        { 'content-type': 'application/ld+json', 'ngsild-tenant': tenant });
+      expect(query.body).toEqual([{ id, type: 'Snow', lvl: 120 }]);
+      const implicitUrl = /<([^>]+)>/.exec(query.headers.get('link')!)![1];
+      expect(implicitUrl).toMatch(new RegExp(`^${a.url}${C}/`));
+      expect((await call(a.url, 'GET', new URL(implicitUrl).pathname)).body).toEqual({ '@context': inline });
+
+      // A notifies both subscribers, each in its own context (of the creation, then of the change)
+      expect((await call(b.url, 'PATCH', eUrl(id, '/attrs'), { level: { type: 'Property', value: 150 } }, link)).status).toBe(204);
+      const deadline = Date.now() + 20_000;
+      while (receiver.data.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(receiver.data).toEqual(expect.arrayContaining([120, 150].flatMap((v) => [{ id, type: 'Snow', level: v }, { id, type: 'Snow', lvl: v }])));
+      expect(receiver.got.map((g) => g.headers.link)).toEqual(expect.arrayContaining([expect.stringContaining(url), expect.stringContaining(implicitUrl)]));
+    } finally {
+      await receiver.stop();
+    }
+
+    // deleted through B: gone at A, and no longer a context B resolves
+    expect((await call(b.url, 'DELETE', one)).status).toBe(204);
+    expect((await call(a.url, 'GET', one)).status).toBe(404);
+    const again = await call(b.url, 'DELETE', one);
+    expect(again.status).toBe(404);
+    expect(again.body).toEqual((await call(a.url, 'DELETE', one)).body);
+    const unresolvable = await call(b.url, 'GET', `${E}?type=Snow`, undefined, { link: linkHeader(url), 'ngsild-tenant': 'hosted-ctx' });
+    expect(unresolvable.body.type).toBe('https://uri.etsi.org/ngsi-ld/errors/LdContextNotAvailable');
+  });
+
+  test('a context the broker hosts under a host name of its own is used when the broker names that URL, and only then', async () => {
+    // A reached as orion.internal (as a broker in its own network would name itself)
+    const created = await a.app.inject({
+      method: 'POST', url: '/ngsi-ld/v1/jsonldContexts', headers: { host: 'orion.internal:1026', 'content-type': 'application/json' },
+      payload: { '@context': { Avalanche: 'https://example.org/valmalenco/Avalanche', risk: 'https://example.org/valmalenco/risk' } },
+    });
+    const url = created.headers.location as string;
+    expect(url).toMatch(/^http:\/\/orion\.internal:1026\/ngsi-ld\/v1\/jsonldContexts\//);
+    const headers = (ctx: string) => ({ link: linkHeader(ctx), 'ngsild-tenant': 'own-name' });
+    const entity = { id: 'urn:ngsi-ld:Avalanche:1', type: 'Avalanche', risk: { type: 'Property', value: 3 } };
+    expect((await call(b.url, 'POST', E, entity, headers(url))).status).toBe(201);
+    expect((await call(a.url, 'GET', eUrl(entity.id), undefined, { 'ngsild-tenant': 'own-name' })).body)
+      .toMatchObject({ type: 'https://example.org/valmalenco/Avalanche', 'https://example.org/valmalenco/risk': { value: 3 } });
+    // the same id under another host is not the broker's context
+    const spoofed = url.replace('orion.internal:1026', 'elsewhere.example');
+    const refused = await call(b.url, 'POST', E, { ...entity, id: 'urn:ngsi-ld:Avalanche:2' }, headers(spoofed));
+    expect(refused.body.type).toBe('https://uri.etsi.org/ngsi-ld/errors/LdContextNotAvailable');
+  });
 });
 
 test('the temporal API is not served in Orion-LD mode: 501, not an empty history', async () => {

@@ -330,10 +330,7 @@ function toBatchResult(r: BatchResponse, upsert: boolean): BatchResult {
 const stringList = (v: unknown): string[] =>
   (Array.isArray(v) ? v : v === undefined ? [] : [v]).filter((s): s is string => typeof s === 'string');
 
-/** The broker BROKER_URL names, with the client settings of the configuration. */
-export function orionLdBroker(config: Config, contexts: ContextResolver): OrionLdBroker {
-  return new OrionLdBroker(
-    new NgsiLdClient({ baseUrl: config.brokerUrl!, token: config.brokerToken, headers: config.brokerHeaders, timeoutMs: config.brokerTimeoutMs }),
-    contexts,
-  );
+/** The client of the broker BROKER_URL names, with the settings of the configuration. */
+export function orionLdClient(config: Config): NgsiLdClient {
+  return new NgsiLdClient({ baseUrl: config.brokerUrl!, token: config.brokerToken, headers: config.brokerHeaders, timeoutMs: config.brokerTimeoutMs });
 }

@@ -118,6 +118,9 @@ export function toProblemDetails(status: number, body: unknown, statusText = '')
 
 const RETRYABLE_STATUS = (status: number): boolean => status >= 500 || status === 429;
 
+/** The broker did not answer, or answered that it cannot now (5xx, 429): a later try may succeed. */
+export const brokerUnreachable = (err: unknown): boolean => err instanceof NgsiError && RETRYABLE_STATUS(err.status);
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class NgsiLdClient {
@@ -127,6 +130,8 @@ export class NgsiLdClient {
   private readonly retries: number;
   private readonly retryBaseMs: number;
   readonly batchSize: number;
+  /** scheme, host and port of the broker */
+  readonly origin: string;
 
   constructor(opts: NgsiLdClientOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '') + '/ngsi-ld/v1';
@@ -135,6 +140,7 @@ export class NgsiLdClient {
     this.retries = opts.retries ?? 3;
     this.retryBaseMs = opts.retryBaseMs ?? 200;
     this.batchSize = opts.batchSize ?? 1000;
+    this.origin = new URL(this.base).origin;
   }
 
   /** One call, retried when idempotent and the failure is transient; 4xx → BrokerProblem. */

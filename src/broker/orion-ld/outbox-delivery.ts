@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { NgsiError, type ProblemDetails } from '../../ngsi-ld/errors';
-import type { Entity } from '../../ngsi-ld/types';
-import type { IngestionOutbox, OutboxRow, UpsertMode } from '../../store/ingestion-outbox';
-import type { BatchResult } from '../context-broker';
+import { forbidden, NgsiError, type ProblemDetails } from '../../ngsi-ld/errors';
+import type { IngestionOutbox, OutboxRow } from '../../store/ingestion-outbox';
+import type { BatchResult, ContextBroker } from '../context-broker';
+import { storedTypes } from '../../auth/scoped-broker';
+import { entityWriteRefusal } from '../../auth/principal';
 
 /**
  * Delivers the ingestion outbox to the external broker: every replica may run one; they share the
@@ -12,7 +13,12 @@ import type { BatchResult } from '../context-broker';
  * layers: layer k holds the k-th row of every claimed entity, one batch upsert per tenant and mode,
  * so an entity is never twice in one batch and its rows reach the broker in seq order. After each
  * layer its rows are marked (delivered / dead letter), so a crash repeats at most one layer (the
- * upsert is idempotent: the same item applied again gives the same state).
+ * upsert is idempotent: the same item applied again gives the same state). Deletions (mode
+ * 'delete') go as batch deletes; an entity that is not there any more counts as deleted.
+ *
+ * - Items queued while the broker could not tell their entity's stored types carry the writer's
+ *   scope: the stored types are read just before sending, and an item its writer may not write
+ *   (auth/principal.ts) is a dead letter with a 403 problem, as it would have been refused at once.
  *
  * - 4xx for one entity (207 errors) or for a single-entity batch: the row is a dead letter with the
  *   broker's problem; the entity's later rows go on. A 4xx for a whole multi-entity batch is
@@ -24,9 +30,7 @@ import type { BatchResult } from '../context-broker';
  *   (half-open) and a success closes it.
  */
 
-export interface OutboxWriter {
-  batchUpsert(tenant: string, entities: Entity[], mode: UpsertMode): Promise<BatchResult>;
-}
+export type OutboxWriter = Pick<ContextBroker, 'batchUpsert' | 'batchDelete' | 'queryEntities'>;
 
 export interface OutboxDeliveryOptions {
   outbox: IngestionOutbox;
@@ -214,12 +218,34 @@ export class OutboxDelivery {
     return sentOnce;
   }
 
+  /** The rows whose writer may write their entity; the others are marked dead letters (403). */
+  private async allowed(rows: OutboxRow[]): Promise<OutboxRow[]> {
+    const unchecked = rows.filter((r) => r.scope);
+    if (!unchecked.length) return rows;
+    const stored = await storedTypes(this.o.broker, rows[0].tenant, unchecked.map((r) => r.entityId));
+    const refused: { seq: number; error: ProblemDetails }[] = [];
+    for (const r of unchecked) {
+      const why = entityWriteRefusal(r.scope!, r.entityId, [...r.entity.type, ...(stored.get(r.entityId) ?? [])]);
+      if (why) refused.push({ seq: r.seq, error: forbidden(why).toProblem() });
+    }
+    await this.o.outbox.deadLetter(refused);
+    const gone = new Set(refused.map((d) => d.seq));
+    return rows.filter((r) => !gone.has(r.seq));
+  }
+
   /** One batch (one tenant, one mode, each entity once): marks every row; returns the transient ones. */
-  private async send(rows: OutboxRow[]): Promise<{ transient: Set<number> }> {
-    const { tenant, mode } = rows[0];
+  private async send(all: OutboxRow[]): Promise<{ transient: Set<number> }> {
+    const { tenant, mode } = all[0];
+    // deleting what is not there any more is done
+    const done = (status: number) => mode === 'delete' && status === 404;
+    let rows = all;
     let result: BatchResult;
     try {
-      result = await this.o.broker.batchUpsert(tenant, rows.map((r) => r.entity), mode);
+      rows = await this.allowed(all);
+      if (!rows.length) return { transient: new Set() };
+      result = mode === 'delete'
+        ? await this.o.broker.batchDelete(tenant, rows.map((r) => r.entityId))
+        : await this.o.broker.batchUpsert(tenant, rows.map((r) => r.entity), mode);
     } catch (err) {
       if (isTransient(err)) {
         this.o.logger?.warn({ err: (err as Error).message, rows: rows.length }, 'ingestion outbox: broker unavailable, will retry');
@@ -227,7 +253,8 @@ export class OutboxDelivery {
         return { transient: new Set(rows.map((r) => r.seq)) };
       }
       if (rows.length === 1) {
-        await this.o.outbox.deadLetter([{ seq: rows[0].seq, error: problemOf(err) }]);
+        if (done((err as NgsiError).status)) await this.o.outbox.delivered([rows[0].seq]);
+        else await this.o.outbox.deadLetter([{ seq: rows[0].seq, error: problemOf(err) }]);
         return { transient: new Set() };
       }
       // the broker refused the whole batch: find the culprit(s) one entity at a time
@@ -241,7 +268,7 @@ export class OutboxDelivery {
     const retry: OutboxRow[] = [];
     for (const r of rows) {
       const error = errors.get(r.entityId);
-      if (!error) delivered.push(r.seq);
+      if (!error || done(error.status)) delivered.push(r.seq);
       else if (error.status >= 500 || error.status === 429) retry.push(r);
       else dead.push({ seq: r.seq, error });
     }

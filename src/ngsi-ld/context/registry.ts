@@ -3,6 +3,7 @@ import { badRequestData, notFound, NgsiError } from '../errors';
 import { compileTermMap } from './term-map';
 import { HOSTED_PATH, coreContextDocument, isCoreContextUrl, type CoreVersion } from './resolver';
 import type { ContextValue } from './types';
+import { JSON_TYPE, JSONLD_TYPE } from '../http';
 
 /** An @context the broker keeps (spec 5.13): registered by a client, or downloaded once and cached. */
 export interface StoredContext {
@@ -38,6 +39,32 @@ export interface ContextCacheControl {
   invalidate(): void;
 }
 
+/**
+ * @context management (spec 5.13) as the routes use it: this service's store (embedded mode), or
+ * the external broker's (Orion-LD mode, broker/orion-ld/contexts.ts). Failures are NgsiErrors.
+ */
+export interface ContextRegistry {
+  /** registers {"@context": ...}; the URL it is served at (Location) */
+  add(body: unknown, opts: { baseUrl: string; ldJson: boolean }): Promise<string>;
+  list(opts: { details: boolean; kind?: string }): Promise<unknown>;
+  /** the document or (details) its metadata, and the media type to answer it with */
+  get(id: string, opts: { details: boolean }): Promise<{ body: unknown; type: string }>;
+  delete(id: string, opts: { reload: boolean }): Promise<void>;
+  /** a URL for an inline @context (ImplicitlyCreated), the same for the same content */
+  implicit(ctx: ContextValue, baseUrl: string): Promise<string>;
+}
+
+/** The registry on this service's own store. */
+export function localContextRegistry(store: ContextStore, cache: ContextCacheControl, coreVersion: CoreVersion): ContextRegistry {
+  return {
+    add: async (body, { baseUrl }) => (await addContext(store, body, baseUrl)).url,
+    list: (opts) => listContexts(store, opts),
+    get: async (id, { details }) => ({ body: await getContext(store, id, { details, coreVersion }), type: details ? JSON_TYPE : JSONLD_TYPE }),
+    delete: (id, { reload }) => deleteContext(store, id, { reload, cache }),
+    implicit: (ctx, baseUrl) => implicitContext(store, ctx, baseUrl),
+  };
+}
+
 /** LdContextMetadata (OpenAPI 1.8.1 names) */
 export interface ContextMetadata {
   URL: string;
@@ -71,13 +98,20 @@ export async function addContext(store: ContextStore, body: unknown, baseUrl: st
 /**
  * The URL of a hosted copy of an inline @context (kind ImplicitlyCreated), created on first use,
  * so that application/json responses can name the context they were compacted with in a Link.
- * The id is the content hash: the same context always gets the same URL.
+ * The id is the content hash: the same context always gets the same URL. With `publish` the row
+ * only remembers that URL (and the body, so that resolving it needs nobody else).
  */
-export async function implicitContext(store: ContextStore, ctx: ContextValue, baseUrl: string): Promise<string> {
+export async function implicitContext(
+  store: ContextStore,
+  ctx: ContextValue,
+  baseUrl: string,
+  /** hosts the document elsewhere and returns its URL there (Orion-LD mode: the broker) */
+  publish?: (doc: { '@context': ContextValue }) => Promise<string>,
+): Promise<string> {
   const id = 'implicit-' + createHash('sha256').update(JSON.stringify(ctx)).digest('hex').slice(0, 32);
   const existing = await store.getById(id);
   if (existing) return existing.url;
-  const url = `${baseUrl.replace(/\/+$/, '')}${HOSTED_PATH}${id}`;
+  const url = publish ? await publish({ '@context': ctx }) : `${baseUrl.replace(/\/+$/, '')}${HOSTED_PATH}${id}`;
   try {
     await store.put({ id, url, kind: 'ImplicitlyCreated', body: { '@context': ctx }, createdAt: new Date().toISOString(), numberOfHits: 0 });
   } catch (err) {

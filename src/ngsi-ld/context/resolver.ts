@@ -25,6 +25,12 @@ export interface ContextResolverOptions {
   maxContextBytes?: number;
   /** compiled term maps kept (LRU) */
   cacheSize?: number;
+  /**
+   * Orion-LD mode: the document of a context the external broker hosts at this URL, read from the
+   * broker (undefined when it does not host it). Such contexts are not stored here: the broker is
+   * their home, only their compiled term maps are cached.
+   */
+  brokerHosted?: (url: string) => Promise<Record<string, unknown> | undefined>;
 }
 
 /** Path under which this service serves hosted contexts (on whatever host it is reached). */
@@ -169,8 +175,9 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
  * Turns the @context of a request (Link header or body) into a compiled TermMap. Compiled maps
  * are cached by URL or by content hash, so the hot path is one Map lookup (plus a sha256 of the
  * value for inline contexts). URLs are answered from, in order: the bundled core and Smart Data
- * Models contexts, the context store (hosted and previously downloaded), and a download from an
- * allowed host, which is then stored as "Cached".
+ * Models contexts, the context store (hosted and previously downloaded), in Orion-LD mode the
+ * contexts the external broker hosts, and a download from an allowed host, which is then stored
+ * as "Cached".
  */
 export class ContextResolver implements ContextCacheControl {
   private readonly coreVersion: CoreVersion;
@@ -180,6 +187,7 @@ export class ContextResolver implements ContextCacheControl {
   private readonly policy: EndpointPolicy;
   private readonly maxContextBytes: number;
   private readonly cacheSize: number;
+  private readonly brokerHosted?: ContextResolverOptions['brokerHosted'];
   /** LRU: Map keeps insertion order; a hit is re-inserted at the end */
   private readonly cache = new Map<string, CompiledTermMap>();
   private readonly compiling = new Map<string, Promise<CompiledTermMap>>();
@@ -194,6 +202,7 @@ export class ContextResolver implements ContextCacheControl {
     this.policy = { allowPrivate: opts.allowPrivate ?? false, subject: '@context URL', allowPrivateSetting: 'CONTEXT_ALLOW_PRIVATE' };
     this.maxContextBytes = opts.maxContextBytes ?? 2 * 1024 * 1024;
     this.cacheSize = opts.cacheSize ?? 500;
+    this.brokerHosted = opts.brokerHosted;
   }
 
   /** The term map for a request's @context; no @context (or []) means the core context alone. */
@@ -295,6 +304,8 @@ export class ContextResolver implements ContextCacheControl {
     }
     const stored = await this.findStored(url, parsed);
     if (stored) return stored;
+    const hosted = await this.brokerHosted?.(url);
+    if (hosted) return asDocument(hosted, url);
     return this.download(url);
   }
 
@@ -421,7 +432,8 @@ export class ContextResolver implements ContextCacheControl {
   }
 }
 
-function hostedId(pathname: string): string | undefined {
+/** The {contextId} of a URL shaped like a hosted context's (…/ngsi-ld/v1/jsonldContexts/{contextId}), any host. */
+export function hostedId(pathname: string): string | undefined {
   const encoded = HOSTED_PATH_RE.exec(pathname)?.[1];
   if (encoded === undefined) return undefined;
   try {
