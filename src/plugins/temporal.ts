@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { TemporalHistory, pruneHistory } from '../temporal/history-store';
+import { ensurePartitions } from '../temporal/partitions';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -9,30 +10,35 @@ declare module 'fastify' {
   }
 }
 
-const PRUNE_EVERY_MS = 60 * 60 * 1000;
+const MAINTAIN_EVERY_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
- * The attribute history: app.temporal for the temporal API, and retention. With
- * TEMPORAL_RETENTION_DAYS > 0, instances older than that are pruned when the app is ready and
- * hourly after (every replica may prune: the DELETE is idempotent).
+ * The attribute history: app.temporal for the temporal API, and its upkeep when the app is ready
+ * and hourly after (every replica may run it: partitions are created under a lock, pruning is
+ * idempotent): the monthly partitions of this month and the next, and of the rows that landed in
+ * the DEFAULT partition; with TEMPORAL_RETENTION_DAYS > 0, the history older than that is pruned.
  */
 export default fp(
   async (app: FastifyInstance) => {
     app.decorate('temporal', new TemporalHistory(app.db));
     const days = app.config.temporalRetentionDays;
-    if (days === 0) return;
     let timer: NodeJS.Timeout | undefined;
     let running: Promise<void> | undefined;
-    const prune = () => {
-      running ??= pruneHistory(app.db, new Date(Date.now() - days * DAY_MS))
-        .then((n) => app.log.info({ pruned: n, retentionDays: days }, 'attribute history pruned'))
-        .catch((err: unknown) => app.log.error({ err }, 'attribute history pruning failed'))
+    const maintain = async () => {
+      const now = new Date();
+      const partitions = await ensurePartitions(app.db, now);
+      const pruned = days > 0 ? await pruneHistory(app.db, new Date(now.getTime() - days * DAY_MS)) : 0;
+      app.log.info({ partitions, pruned, retentionDays: days }, 'attribute history maintained');
+    };
+    const run = () => {
+      running ??= maintain()
+        .catch((err: unknown) => app.log.error({ err }, 'attribute history maintenance failed'))
         .finally(() => (running = undefined));
     };
     app.addHook('onReady', async () => {
-      prune();
-      timer = setInterval(prune, PRUNE_EVERY_MS);
+      run();
+      timer = setInterval(run, MAINTAIN_EVERY_MS);
       timer.unref();
     });
     // before the store closes (onClose): no statement may be left running on it

@@ -92,7 +92,7 @@ const routes = async (app: FastifyInstance) => {
     const body = request.body as Record<string, unknown>;
     const tm = await requestTermMap(app, request, body);
     const entity = parseTemporalEntity(body, tm);
-    const created = await app.db.transaction((tx) => upsertTemporalEntity(tx, request.tenant, entity.id, entity.types, entity.attrs, now()));
+    const created = await app.db.transaction((tx) => upsertTemporalEntity(tx, request.tenant, entity.id, entity.types, entity.attrs, now(), entity.scopes));
     if (!created) return reply.code(204).send();
     return reply.code(201).header('Location', `/ngsi-ld/v1/temporal/entities/${encodeURIComponent(entity.id)}`).send();
   });

@@ -258,6 +258,64 @@ const MIGRATIONS: { version: number; sql: string }[] = [
     `,
   },
   {
+    // attribute_instances partitioned by RANGE of ts, one partition per UTC month (the same on
+    // PostgreSQL 15 and PGlite): a time-range query reads only the months it covers, and retention
+    // drops whole months (src/temporal/partitions.ts). A row of a month without a partition lands in
+    // the DEFAULT partition, so no insert ever fails; attribute_instances_add_partition(t) creates
+    // t's month and moves its rows out of DEFAULT, the whole table locked meanwhile (else a query
+    // or insert planned before the new partition existed could miss the moved rows or route a row
+    // into DEFAULT that no longer belongs there). The history job calls it ahead of time (the lock
+    // is then over at once); here it is called for the months of the existing rows of the last 36
+    // months before they are copied over (older ones stay in DEFAULT). The columns
+    // are migration 40's and the sequence behind seq is kept, so instanceIds stay valid.
+    // temporal_entities.scopes: the last known scopes of an entity (kept after it is deleted) for
+    // scopeQ on the history.
+    version: 50,
+    sql: `
+      ALTER TABLE attribute_instances RENAME TO attribute_instances_v40;
+      DROP INDEX attribute_instances_entity_attr_ts;
+      DROP INDEX attribute_instances_ts_brin;
+      CREATE TABLE attribute_instances (LIKE attribute_instances_v40 INCLUDING DEFAULTS) PARTITION BY RANGE (ts);
+      ALTER SEQUENCE attribute_instances_seq_seq OWNED BY attribute_instances.seq;
+      CREATE TABLE attribute_instances_default PARTITION OF attribute_instances DEFAULT;
+      CREATE INDEX attribute_instances_entity_attr_ts ON attribute_instances (tenant, entity_id, attr, ts);
+      CREATE INDEX attribute_instances_ts_brin ON attribute_instances USING brin (ts);
+      CREATE FUNCTION attribute_instances_add_partition(month_of timestamptz) RETURNS boolean LANGUAGE plpgsql AS $$ ${[
+        'DECLARE',
+        "lo timestamp := date_trunc('month', month_of AT TIME ZONE 'UTC');",
+        "lo_tz timestamptz := lo AT TIME ZONE 'UTC';",
+        "hi_tz timestamptz := (lo + interval '1 month') AT TIME ZONE 'UTC';",
+        `part text := to_char(lo, '"attribute_instances_y"YYYY"m"MM');`,
+        "known text := 'SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid" +
+          " WHERE i.inhparent = ''attribute_instances''::regclass AND c.relname = $1)';",
+        'found_it boolean;',
+        "saved_timeout text := current_setting('lock_timeout');",
+        'BEGIN',
+        'EXECUTE known INTO found_it USING part;',
+        'IF found_it THEN RETURN false; END IF;',
+        // a long query holding the table would queue every history query behind this lock: give up
+        "PERFORM set_config('lock_timeout', '5s', true);",
+        'LOCK TABLE attribute_instances IN ACCESS EXCLUSIVE MODE;',
+        "PERFORM set_config('lock_timeout', saved_timeout, true);",
+        'EXECUTE known INTO found_it USING part;',
+        'IF found_it THEN RETURN false; END IF;',
+        "EXECUTE format('CREATE TABLE %I (LIKE attribute_instances INCLUDING DEFAULTS)', part);",
+        "EXECUTE format('WITH moved AS (DELETE FROM attribute_instances_default WHERE ts >= %L AND ts < %L RETURNING *)" +
+          " INSERT INTO %I SELECT * FROM moved', lo_tz, hi_tz, part);",
+        "EXECUTE format('ALTER TABLE attribute_instances ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', part, lo_tz, hi_tz);",
+        'RETURN true;',
+        'END',
+      ].join(' ')} $$;
+      SELECT attribute_instances_add_partition(m) FROM (
+        SELECT DISTINCT date_trunc('month', ts, 'UTC') AS m FROM attribute_instances_v40
+         WHERE ts >= now() - interval '36 months' AND ts < now() + interval '2 months') months;
+      INSERT INTO attribute_instances SELECT * FROM attribute_instances_v40;
+      DROP TABLE attribute_instances_v40;
+      ALTER TABLE temporal_entities ADD COLUMN scopes text[];
+      UPDATE temporal_entities t SET scopes = e.scopes FROM entities e WHERE e.tenant = t.tenant AND e.id = t.id
+    `,
+  },
+  {
     // ingestion outbox items queued while the external broker could not tell the entity's stored
     // types: the writer's entity scope, checked against them before delivery (outbox-delivery.ts)
     version: 60,

@@ -1,7 +1,8 @@
 /**
  * The attribute history (spec 4.5.7, temporal representation) on PostgreSQL/PGlite: one row per
- * attribute instance ever written (attribute_instances), and the id and types of every entity that
- * has history (temporal_entities, kept after the entity is deleted). Migration 40 has the tables.
+ * attribute instance ever written (attribute_instances, partitioned by month: partitions.ts), and
+ * the id, types and scopes of every entity that has history (temporal_entities, kept after the
+ * entity is deleted). Migrations 40 and 50 have the tables.
  *
  * Writes of the NGSI-LD entity API record their instances in the same transaction and in one
  * statement per write: the instances a write touched are exactly those whose modifiedAt is the
@@ -13,12 +14,14 @@ import { SqlParams } from '../store/sql';
 import { ensureTenant } from '../store/entity-store';
 import type { EntityChange } from '../notify/matcher';
 import { qToSql } from '../ngsi-ld/query/q-sql';
-import { geoQueryToSql } from '../ngsi-ld/query/geo';
+import { geoQueryOnInstanceSql } from '../ngsi-ld/query/geo';
 import { scopeQToSql } from '../ngsi-ld/query/scope';
+import type { ComparisonOp, QTerm } from '../ngsi-ld/query/q';
 import { selectorToSql } from '../broker/embedded/engine';
-import { notFound } from '../ngsi-ld/errors';
+import { notFound, type NgsiError } from '../ngsi-ld/errors';
 import { NGSI_LD_NULL, type AttributeInstance, type AttributeKind, type Attributes, type Entity } from '../ngsi-ld/types';
 import { periodBoundaries } from './duration';
+import { dropPartitionsBefore } from './partitions';
 import type {
   AggregatedPeriod, AggregationMethod, TemporalEntity, TemporalQuery, TemporalResult, TimeProperty,
 } from './types';
@@ -61,7 +64,7 @@ async function insertNewInstances(tx: Queryable, tenant: string, now: string, ro
   );
 }
 
-const sameTypes = (a: string[], b: string[]): boolean => a.length === b.length && a.every((t, i) => t === b[i]);
+const sameList = (a: string[] = [], b: string[] = []): boolean => a.length === b.length && a.every((t, i) => t === b[i]);
 
 /** NGSI-LD Null in the value member of each attribute kind (spec 4.5: how a deleted instance reads). */
 const NULL_VALUE_OF: Record<AttributeKind, Partial<AttributeInstance>> = {
@@ -95,7 +98,7 @@ function deletionsOf(before: Entity, after: Entity | undefined, now: string): Ne
 /**
  * Records what one entity-API write changed, in its transaction: every instance it wrote, a
  * deletion instance (deletedAt, NGSI-LD Null) for every instance it deleted (of attributes, or of
- * whole entities: their history is kept), and the types of entities created or retyped.
+ * whole entities: their history is kept), and the types and scopes of entities created or changed.
  */
 export async function recordEntityWrites(tx: Queryable, tenant: string, changes: EntityChange[], now: string): Promise<void> {
   const written: string[] = [];
@@ -105,14 +108,14 @@ export async function recordEntityWrites(tx: Queryable, tenant: string, changes:
     if (before) deleted.push(...deletionsOf(before, after, now));
     if (!after) continue;
     written.push(after.id);
-    if (!before || !sameTypes(before.type, after.type)) typed.push(after.id);
+    if (!before || !sameList(before.type, after.type) || !sameList(before.scope, after.scope)) typed.push(after.id);
   }
   await insertNewInstances(tx, tenant, now, deleted);
   if (typed.length) {
     await tx.query(
-      `INSERT INTO temporal_entities (tenant, id, types, created_at)
-       SELECT tenant, id, types, created_at FROM entities WHERE tenant = $1 AND id = ANY($2::text[])
-       ON CONFLICT (tenant, id) DO UPDATE SET types = EXCLUDED.types`,
+      `INSERT INTO temporal_entities (tenant, id, types, scopes, created_at)
+       SELECT tenant, id, types, scopes, created_at FROM entities WHERE tenant = $1 AND id = ANY($2::text[])
+       ON CONFLICT (tenant, id) DO UPDATE SET types = EXCLUDED.types, scopes = EXCLUDED.scopes`,
       [tenant, typed],
     );
   }
@@ -140,18 +143,25 @@ function insertInstances(tx: Queryable, tenant: string, id: string, attrs: Attri
   return insertNewInstances(tx, tenant, now, rows);
 }
 
+/** The stored list `column` of temporal_entities with the upsert's one added (a sorted set). */
+const unionSql = (column: string): string =>
+  `ARRAY(SELECT DISTINCT unnest(COALESCE(temporal_entities.${column}, '{}') || EXCLUDED.${column}) ORDER BY 1)`;
+
 /**
- * Creates the temporal representation of an entity or adds instances to it (types given are
- * added); returns whether it was created.
+ * Creates the temporal representation of an entity or adds instances to it (types and scopes
+ * given are added); returns whether it was created.
  */
-export async function upsertTemporalEntity(tx: Queryable, tenant: string, id: string, types: string[], attrs: Attributes, now: string): Promise<boolean> {
+export async function upsertTemporalEntity(
+  tx: Queryable, tenant: string, id: string, types: string[], attrs: Attributes, now: string, scopes?: string[],
+): Promise<boolean> {
   await ensureTenant(tx, tenant);
   const { rows } = await tx.query<{ created: boolean }>(
-    `INSERT INTO temporal_entities (tenant, id, types, created_at) VALUES ($1, $2, $3::text[], $4::timestamptz)
+    `INSERT INTO temporal_entities (tenant, id, types, scopes, created_at) VALUES ($1, $2, $3::text[], $5::text[], $4::timestamptz)
      ON CONFLICT (tenant, id) DO UPDATE
-       SET types = ARRAY(SELECT DISTINCT unnest(temporal_entities.types || EXCLUDED.types) ORDER BY 1)
+       SET types = ${unionSql('types')},
+           scopes = CASE WHEN EXCLUDED.scopes IS NULL THEN temporal_entities.scopes ELSE ${unionSql('scopes')} END
      RETURNING xmax = 0 AS created`, // a freshly inserted row version has no xmax; an updated one has
-    [tenant, id, types, now],
+    [tenant, id, types, now, scopes?.length ? scopes : null],
   );
   await insertInstances(tx, tenant, id, attrs, now);
   return rows[0].created;
@@ -208,15 +218,19 @@ export async function deleteInstance(tx: Queryable, tenant: string, id: string, 
   if (rowCount === 0) throw instanceNotFound(id, attr, instanceId);
 }
 
-/** Retention: drops instances older than `before`, then entities left with neither history nor state. */
+/**
+ * Retention: drops instances older than `before` (the months entirely before it as whole
+ * partitions, the rest row by row), then entities left with neither history nor state.
+ */
 export async function pruneHistory(db: Queryable, before: Date): Promise<number> {
+  const dropped = await dropPartitionsBefore(db, before);
   const { rowCount } = await db.query('DELETE FROM attribute_instances WHERE ts < $1', [before.toISOString()]);
   await db.query(
     `DELETE FROM temporal_entities t
       WHERE NOT EXISTS (SELECT 1 FROM entities e WHERE e.tenant = t.tenant AND e.id = t.id)
         AND NOT EXISTS (SELECT 1 FROM attribute_instances h WHERE h.tenant = t.tenant AND h.entity_id = t.id)`,
   );
-  return rowCount;
+  return dropped + rowCount;
 }
 
 // --- queries (spec 5.7.3, 5.7.4) ------------------------------------------------------------------
@@ -230,11 +244,15 @@ const TIME_OF: Record<TimeProperty, string> = {
   deletedAt: `(h.instance->>'deletedAt')::timestamptz`,
 };
 
-/** The instance filter of a query (attrs, datasetIds, time range) on alias `h`. */
+/** The instance filter of a query (attrs, then what selection() selects) on alias `h`. */
 function instanceFilter(q: TemporalQuery, params: SqlParams): string {
+  return (q.entities.attrs ? ` AND h.attr = ANY(${params.add(q.entities.attrs)}::text[])` : '') + selection(q, params);
+}
+
+/** The instances a query selects whatever their attribute (datasetIds, time range), on alias `h`. */
+function selection(q: TemporalQuery, params: SqlParams): string {
   const col = TIME_OF[q.time.property];
   const parts: string[] = [];
-  if (q.entities.attrs) parts.push(`h.attr = ANY(${params.add(q.entities.attrs)}::text[])`);
   if (q.datasetIds) {
     const named = q.datasetIds.filter((d) => d !== '@none');
     const alternatives = named.length ? [`h.instance->>'datasetId' = ANY(${params.add(named)}::text[])`] : [];
@@ -249,24 +267,63 @@ function instanceFilter(q: TemporalQuery, params: SqlParams): string {
 }
 
 /**
- * Which temporal entities a query selects, on alias `e` (temporal_entities): the selectors on the
- * kept id and types; q, scopeQ and geo-queries on the entity's current state (an entity deleted
- * since matches none of them); with attrs or a time range, only entities with instances in it.
+ * Which temporal entities a query selects, on alias `e` (temporal_entities, which keeps deleted
+ * entities): the selectors (type, id, idPattern) on the kept id and types; scopeQ on the last
+ * known scopes (scope is no attribute and has no instances: EntityTemporal's scope is a plain
+ * member, spec 5.2.20); q and geo-queries on the history. Spec 5.7.4 takes q, geo-queries and scopeQ
+ * in a temporal query (its OpenAPI says no more of how a term meets instances); the semantics here:
+ * - a term (`temperature>30`, `status=="ok"`, `name~=…`, `attr`, `attr.observedAt>…`) holds when
+ *   some instance of its attribute that the query selects (time range on the timeproperty,
+ *   datasetIds), taken alone as the attribute's state, satisfies it. Deletion instances are not
+ *   values and never satisfy a term;
+ * - `!attr` holds when no selected instance of the attribute exists;
+ * - `;` and `|` combine the terms per entity: in `a>1;b<2` each term is satisfied by some instance
+ *   in the range, not necessarily at the same moment;
+ * - a geo-query holds when some selected instance of the geoproperty stands in the relation.
+ * Orion-LD's temporal service Mintaka differs: it tracks the periods in which each term held
+ * (carrying the last value before the range in), intersects (`;`) or joins (`|`) the periods, and
+ * returns only the instances inside them. Here q and geo select entities, and a selected entity
+ * brings all its instances in the range. Each term is one EXISTS on the index (tenant, entity_id,
+ * attr, ts). Listed entities also need instances in the selection when attrs, a time range or
+ * datasetIds are given; the entity asked for by id only when attrs is given (attrs selects as q).
  */
-function entityFilter(q: TemporalQuery, params: SqlParams, requireInstances: boolean): string {
+function entityFilter(q: TemporalQuery, params: SqlParams, byId: boolean): string {
   const where = ['e.tenant = $1'];
   const eq = q.entities;
   const selectors = eq.selectors.map((s) => selectorToSql(s, params)).filter(Boolean);
   if (selectors.length) where.push(selectors.length === 1 ? selectors[0] : `(${selectors.join(' OR ')})`);
-  const current: string[] = [];
-  if (eq.q) current.push(qToSql(eq.q, { expand: eq.expand, params, attrsColumn: 'c.attrs' }));
-  if (eq.scopeQ) current.push(scopeQToSql(eq.scopeQ, { params, scopesColumn: 'c.scopes' }));
-  if (eq.geo) current.push(geoQueryToSql(eq.geo, { params, locationColumn: 'c.location', attrsColumn: 'c.attrs' }));
-  if (current.length) where.push(`EXISTS (SELECT 1 FROM entities c WHERE c.tenant = e.tenant AND c.id = e.id AND ${current.join(' AND ')})`);
-  if (requireInstances && (eq.attrs || q.time.rel || q.datasetIds)) {
+  if (eq.scopeQ) where.push(scopeQToSql(eq.scopeQ, { params, scopesColumn: 'e.scopes' }));
+  if (eq.q) {
+    const someInstanceOf = (term: QTerm, test: (instance: string) => string) =>
+      someInstance(q, params, eq.expand(term.path.attribute), instanceTest(term, test, params));
+    where.push(qToSql(eq.q, { expand: eq.expand, params, someInstance: someInstanceOf }));
+  }
+  const geo = eq.geo;
+  if (geo) where.push(someInstance(q, params, geo.geoproperty, geoQueryOnInstanceSql(geo, { params, instance: 'h.instance' })));
+  if (byId ? eq.attrs : eq.attrs || q.time.rel || q.datasetIds) {
     where.push(`EXISTS (SELECT 1 FROM attribute_instances h WHERE h.tenant = e.tenant AND h.entity_id = e.id${instanceFilter(q, params)})`);
   }
   return where.join(' AND ');
+}
+
+/** Some instance of `attr` of entity `e` that the query selects, not a deletion, passes `test` (SQL on alias `h`). */
+const someInstance = (q: TemporalQuery, params: SqlParams, attr: string, test: string): string =>
+  `EXISTS (SELECT 1 FROM attribute_instances h WHERE h.tenant = e.tenant AND h.entity_id = e.id AND h.attr = ${params.add(attr)}` +
+  `${selection(q, params)} AND NOT h.instance ? 'deletedAt' AND ${test})`;
+
+/** The SQL of q's comparison operators on numbers. */
+const NUMBER_OPERATORS: Record<ComparisonOp, string> = { '==': '=', '!=': '<>', '>': '>', '>=': '>=', '<': '<', '<=': '<=' };
+
+/**
+ * A q term's test on the instance `h`. A number compared with a whole attribute is read from
+ * value_num where the instance has a number value (the jsonpath answers the same there, at a
+ * jsonpath evaluation per row: months of readings are thousands of rows); the jsonpath otherwise.
+ */
+function instanceTest(term: QTerm, test: (instance: string) => string, params: SqlParams): string {
+  const { path } = term;
+  const number = term.kind === 'compare' && term.operand.kind === 'value' && term.operand.value.type === 'number' ? term.operand.value.value : undefined;
+  if (term.kind !== 'compare' || number === undefined || path.subAttributes.length || path.metadata || path.keys.length) return test('h.instance');
+  return `CASE WHEN h.value_num IS NULL THEN ${test('h.instance')} ELSE h.value_num ${NUMBER_OPERATORS[term.op]} ${params.add(number)}::float8 END`;
 }
 
 interface InstanceRow {
@@ -300,6 +357,26 @@ const AGGREGATES: Record<AggregationMethod, string> = {
   sumsq: 'sum(h.value_num * h.value_num)',
 };
 
+/**
+ * A Property's text value: a string, or the string @value of a value object ({"@type": "DateTime",
+ * "@value": …}); NULL for anything else and for deletions (their value is the string urn:ngsi-ld:null).
+ */
+const TEXT_VALUE = `CASE WHEN NOT h.instance ? 'deletedAt' THEN CASE jsonb_typeof(h.instance->'value')
+  WHEN 'string' THEN h.instance->>'value'
+  WHEN 'object' THEN CASE WHEN jsonb_typeof(h.instance->'value'->'@value') = 'string' THEN h.instance->'value'->>'@value' END END END`;
+
+/**
+ * min and max are not for numbers only (spec 4.5.19; Stellio, for one, answers them for strings,
+ * date-times, dates and times): in a period without any number they are the least and greatest
+ * text value, compared character by character (COLLATE "C": the same on every server; ISO 8601
+ * date-times written alike sort in time order). Booleans, lists and objects have none.
+ */
+const TEXT_AGGREGATES: Partial<Record<AggregationMethod, string>> = {
+  min: `min(${TEXT_VALUE} COLLATE "C")`,
+  max: `max(${TEXT_VALUE} COLLATE "C")`,
+};
+const textColumn = (m: AggregationMethod): string => `${m}:text`;
+
 export class TemporalHistory {
   constructor(private readonly db: Queryable) {}
 
@@ -309,14 +386,14 @@ export class TemporalHistory {
    */
   async query(tenant: string, q: TemporalQuery, byId?: string): Promise<TemporalResult> {
     const params = new SqlParams([tenant]);
-    const filter = entityFilter(q, params, byId === undefined);
+    const filter = entityFilter(q, params, byId !== undefined);
     const page = new SqlParams(params.values);
     const { rows } = await this.db.query<{ id: string; types: string[] }>(
       `SELECT e.id, e.types FROM temporal_entities e WHERE ${filter} ORDER BY e.id
         LIMIT ${page.add(q.entities.limit)} OFFSET ${page.add(q.entities.offset)}`,
       page.values,
     );
-    if (byId !== undefined && rows.length === 0) throw entityHistoryNotFound(byId);
+    if (byId !== undefined && rows.length === 0) throw await this.notFoundById(tenant, byId);
     let count: number | undefined;
     if (q.entities.count) {
       const { rows: n } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM temporal_entities e WHERE ${filter}`, params.values);
@@ -332,6 +409,17 @@ export class TemporalHistory {
     }
     const truncated = await this.loadInstances(tenant, q, ids, byEntity);
     return { entities, count, truncated };
+  }
+
+  /**
+   * Why /temporal/entities/{id} has nothing to answer: no temporal representation, or none of its
+   * selected instances is of the attributes asked for (attrs selects entities as a q would; as
+   * Orion-LD's "Combination Entity/Attributes Not Found", and Mintaka, this is a 404) or q failed.
+   */
+  private async notFoundById(tenant: string, id: string): Promise<NgsiError> {
+    const { rows } = await this.db.query('SELECT 1 FROM temporal_entities WHERE tenant = $1 AND id = $2', [tenant, id]);
+    if (rows.length === 0) return entityHistoryNotFound(id);
+    return notFound(`the history of entity '${id}' selected has no instance of the attributes asked for (attrs) or does not match the query`);
   }
 
   /** The instances in range per (entity, attribute), oldest first; lastN keeps the newest n. */
@@ -376,7 +464,9 @@ export class TemporalHistory {
     const params = new SqlParams([tenant, ids]);
     const col = TIME_OF[q.time.property];
     const thresholds = params.add(boundaries.map((b) => b.toISOString()));
-    const selects = aggregation.methods.map((m) => `${AGGREGATES[m]} AS "${m}"`).join(', ');
+    const selects = aggregation.methods
+      .flatMap((m) => [`${AGGREGATES[m]} AS "${m}"`, ...(TEXT_AGGREGATES[m] ? [`${TEXT_AGGREGATES[m]} AS "${textColumn(m)}"`] : [])])
+      .join(', ');
     const { rows } = await this.db.query<AggregateRow>(
       `SELECT h.entity_id, h.attr, max(h.instance->>'type') AS kind, width_bucket(${col}, ${thresholds}::timestamptz[]) AS bucket, ${selects}
          FROM attribute_instances h
@@ -390,7 +480,10 @@ export class TemporalHistory {
       const attr = (e.aggregated[r.attr] ??= { kind: r.kind, periods: [] });
       const bucket = Number(r.bucket);
       const period: AggregatedPeriod = { start: boundaries[bucket - 1].toISOString(), end: boundaries[bucket].toISOString(), values: {} };
-      for (const m of aggregation.methods) period.values[m] = r[m] === null || r[m] === undefined ? null : Number(r[m]);
+      for (const m of aggregation.methods) {
+        const text = r[textColumn(m)];
+        period.values[m] = r[m] !== null && r[m] !== undefined ? Number(r[m]) : typeof text === 'string' ? text : null;
+      }
       attr.periods.push(period);
     }
   }

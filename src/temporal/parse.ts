@@ -4,7 +4,7 @@
  * Each instance is validated as the entity API validates an attribute.
  */
 import { badRequestData } from '../ngsi-ld/errors';
-import { parseAttribute, parseId, parseTypes } from '../ngsi-ld/entity/parse';
+import { parseAttribute, parseId, parseScope, parseTypes } from '../ngsi-ld/entity/parse';
 import type { TermMap } from '../ngsi-ld/context/types';
 import type { AttributeInstance, Attributes } from '../ngsi-ld/types';
 
@@ -31,11 +31,14 @@ export function parseTemporalAttributes(body: Record<string, unknown>, tm: TermM
   return attrs;
 }
 
-/** POST /temporal/entities: id, type and at least one instance. */
-export function parseTemporalEntity(body: Record<string, unknown>, tm: TermMap): { id: string; types: string[]; attrs: Attributes } {
+/** POST /temporal/entities: id, type, the scopes if any, and the instances. */
+export function parseTemporalEntity(
+  body: Record<string, unknown>, tm: TermMap,
+): { id: string; types: string[]; scopes?: string[]; attrs: Attributes } {
   if (body.id === undefined) throw badRequestData("entity must have an 'id'");
   if (body.type === undefined) throw badRequestData("entity must have a 'type'");
-  return { id: parseId(body.id), types: parseTypes(body.type, tm), attrs: parseTemporalAttributes(body, tm) };
+  const scopes = body.scope === undefined ? undefined : parseScope(body.scope);
+  return { id: parseId(body.id), types: parseTypes(body.type, tm), scopes, attrs: parseTemporalAttributes(body, tm) };
 }
 
 /** PATCH …/attrs/{attrId}/{instanceId}: the fragment's one instance of that attribute. */

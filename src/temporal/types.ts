@@ -44,11 +44,11 @@ export interface HistoryInstance {
   instance: AttributeInstance;
 }
 
-/** One aggregation period of one attribute: the methods' results (null where undefined, e.g. avg of text). */
+/** One aggregation period of one attribute: the methods' results (null where undefined, e.g. avg of text; min/max may be text). */
 export interface AggregatedPeriod {
   start: string;
   end: string;
-  values: Partial<Record<AggregationMethod, number | null>>;
+  values: Partial<Record<AggregationMethod, number | string | null>>;
 }
 
 export interface TemporalEntity {

@@ -4,11 +4,12 @@ import { openTestDb } from '../helpers/db';
 import { buildApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { upsertTemporalEntity } from '../../src/temporal/history-store';
-import { BASE, DEFAULT_VOCAB, client, expectProblem, expectStatus, json, utype, type Client } from '../helpers/ngsi';
+import { BASE, DEFAULT_VOCAB, client, entityUrl, expectProblem, expectStatus, json, utype, type Client } from '../helpers/ngsi';
 
 /**
  * The temporal API (spec 5.6.11-5.6.16, 5.7.3, 5.7.4): history recorded by entity writes, queries
- * with timerel/lastN/attrs/q/geo, temporalValues, aggregation, temporal writes.
+ * with timerel/lastN/attrs/q/geo/scopeQ (on the history in the range), temporalValues,
+ * aggregation, temporal writes.
  */
 
 let app: FastifyInstance;
@@ -114,7 +115,7 @@ describe('history recorded by entity writes', () => {
 });
 
 describe('GET /temporal/entities', () => {
-  test('type selects entities, q and geo-queries filter on the current state, count', async () => {
+  test('type selects entities, q and geo-queries filter on the history, count', async () => {
     const all = expectStatus(await c.get(`${BASE}/temporal/entities?type=${T}&attrs=temperature&count=true`), 200);
     const ids = json<any[]>(all).map((e) => e.id);
     expect(ids).toEqual(expect.arrayContaining([id(1), id(2)]));
@@ -160,6 +161,28 @@ describe('GET /temporal/entities', () => {
     expect(t.stddev[0][0]).toBeCloseTo(2, 10);
   });
 
+  test('min and max also order text, strings and date-times; numbers first where a period has any; deletions are no values', async () => {
+    const e = `urn:ngsi-ld:${T}Text:1`;
+    const dateTime = (value: string, minute: number) => ({ type: 'Property', value: { '@type': 'DateTime', '@value': value }, observedAt: at(minute) });
+    await c.create({
+      id: e, type: `${T}Text`,
+      state: { type: 'Property', value: 'b', observedAt: at(0) },
+      seen: dateTime('2026-11-01T10:00:00Z', 0),
+      mixed: { type: 'Property', value: 'zzz', observedAt: at(0) },
+    });
+    expectStatus(await c.patch(entityUrl(e, '/attrs'), {
+      state: { type: 'Property', value: 'a', observedAt: at(1) }, seen: dateTime('2026-10-31T23:00:00Z', 1), mixed: { type: 'Property', value: 5, observedAt: at(1) },
+    }), 204);
+    expectStatus(await c.patch(entityUrl(e, '/attrs'), { state: { type: 'Property', value: 'c', observedAt: at(2) }, seen: dateTime('2026-11-02T00:00:00Z', 2) }), 204);
+    // a deletion instance (urn:ngsi-ld:null, which sorts after 'c') in the range
+    expectStatus(await c.del(entityUrl(e, '/attrs/state')), 204);
+    const agg = json(expectStatus(await c.get(tUrl(e, '?format=aggregatedValues&aggrMethods=min,max,avg&timerel=after&timeAt=2000-01-01T00:00:00Z')), 200));
+    const first = (attr: string, method: string) => agg[attr][method][0][0];
+    expect([first('state', 'min'), first('state', 'max'), first('state', 'avg')]).toEqual(['a', 'c', null]);
+    expect([first('seen', 'min'), first('seen', 'max')]).toEqual(['2026-10-31T23:00:00Z', '2026-11-02T00:00:00Z']);
+    expect([first('mixed', 'min'), first('mixed', 'max')]).toEqual([5, 5]);
+  });
+
   test('errors: unknown timerel, missing timeAt, bad duration, unknown method, too broad', async () => {
     expectProblem(await c.get(tUrl(id(1), '?timerel=during&timeAt=2026-01-01T00:00:00Z')), 400, 'BadRequestData');
     expectProblem(await c.get(tUrl(id(1), '?timerel=before')), 400, 'BadRequestData');
@@ -169,6 +192,99 @@ describe('GET /temporal/entities', () => {
     expectProblem(await c.get(`${BASE}/temporal/entities`), 400, 'BadRequestData');
     expectProblem(await c.get(tUrl('urn:ngsi-ld:Nothing:here')), 404, 'ResourceNotFound');
     expectProblem(await c.get(tUrl(id(1)), { 'NGSILD-Tenant': 'nobody-here' }), 404, 'NonexistentTenant');
+  });
+});
+
+describe('GET /temporal/entities/{id} with attrs (5.7.3: attrs selects the entity as a q would)', () => {
+  test('404 ResourceNotFound when none of its selected instances is of the attributes asked for', async () => {
+    expectProblem(await c.get(tUrl(id(1), '?attrs=humidity')), 404, 'ResourceNotFound');
+    expectProblem(await c.get(tUrl(id(1), '?attrs=temperature&timerel=before&timeAt=2000-01-01T00:00:00Z')), 404, 'ResourceNotFound');
+    expectProblem(await c.get(tUrl(id(1), '?attrs=humidity&format=aggregatedValues&aggrMethods=avg')), 404, 'ResourceNotFound');
+    // one of them is enough; without attrs the entity is answered with what the range holds
+    expect(Object.keys(json(expectStatus(await c.get(tUrl(id(1), '?attrs=humidity,status')), 200))).sort()).toEqual(['id', 'status', 'type']);
+    expect(json(expectStatus(await c.get(tUrl(id(1), '?timerel=before&timeAt=2000-01-01T00:00:00Z')), 200))).toEqual({ id: id(1), type: T });
+  });
+});
+
+describe('q, scopeQ and geo-queries select by the history in the time range', () => {
+  const Q = utype('Probe');
+  const qid = (name: string) => `urn:ngsi-ld:${Q}:${name}`;
+  const prop = (value: unknown, minute: number) => ({ type: 'Property', value, observedAt: at(minute) });
+  const between = (from: number, to: number) => `timerel=between&timeAt=${at(from)}&endTimeAt=${at(to)}`;
+  const ids = async (type: string, query: string) =>
+    json<any[]>(expectStatus(await c.get(`${BASE}/temporal/entities?type=${type}&${query}`), 200)).map((e) => e.id).sort();
+  const q = (text: string, range = '') => ids(Q, `q=${encodeURIComponent(text)}${range && '&' + range}`);
+
+  beforeAll(async () => {
+    // hot: 35 and an alarm early on, 20 and ok later (its current state); cool: 20 and an alarm; listy: a list value
+    await c.create({ id: qid('hot'), type: Q, temperature: prop(35, 1), status: prop('alarm', 2) });
+    expectStatus(await c.patch(entityUrl(qid('hot'), '/attrs'), { temperature: prop(20, 20), status: prop('ok', 21) }), 204);
+    await c.create({ id: qid('cool'), type: Q, temperature: prop(20, 1), status: prop('alarm', 2) });
+    await c.create({ id: qid('listy'), type: Q, temperature: prop([10, 40], 3) });
+  });
+
+  test('a term holds when some instance in the range satisfies it, whatever the current value', async () => {
+    expect(await q('temperature>30', between(0, 10))).toEqual([qid('hot'), qid('listy')]);
+    expect(await q('temperature>30', between(15, 30))).toEqual([]);
+    expect(await q('temperature>30')).toEqual([qid('hot'), qid('listy')]);
+    expect(await q('temperature==20', between(0, 10))).toEqual([qid('cool')]);
+    expect(await q('temperature!=20', between(0, 10))).toEqual([qid('hot'), qid('listy')]);
+    expect(await q('status=="alarm"', between(15, 30))).toEqual([]);
+    expect(await q('status~=al.rm')).toEqual([qid('cool'), qid('hot')]);
+  });
+
+  test('; needs each term satisfied by some instance in the range (not at the same time), | either; !attr: none in the range', async () => {
+    expect(await q('temperature>30;status=="alarm"', between(0, 10))).toEqual([qid('hot')]);
+    expect(await q('temperature>30|status=="alarm"', between(0, 10))).toEqual([qid('cool'), qid('hot'), qid('listy')]);
+    expect(await q('temperature<30;status=="ok"', between(0, 30))).toEqual([qid('hot')]);
+    expect(await q('!status', between(0, 10))).toEqual([qid('listy')]);
+    // cool and listy have no instance at all there, and a time range lists entities with instances in it
+    expect(await q('!status', between(15, 30))).toEqual([]);
+  });
+
+  test('a selected entity brings all its instances in the range, and attrs still picks attributes', async () => {
+    const [hot] = json<any[]>(expectStatus(await c.get(`${BASE}/temporal/entities?type=${Q}&q=temperature>30;status==%22ok%22&attrs=temperature`), 200))
+      .filter((e) => e.id === qid('hot'));
+    expect(hot.temperature.map((i: any) => i.value)).toEqual([35, 20]);
+    expect(hot.status).toBeUndefined();
+  });
+
+  test('a geo-query holds when some instance of the geoproperty in the range stands in the relation; deleted entities are found', async () => {
+    const G = utype('Walker');
+    const walker = `urn:ngsi-ld:${G}:w`;
+    const point = (coordinates: number[], minute: number) => ({ type: 'GeoProperty', value: { type: 'Point', coordinates }, observedAt: at(minute) });
+    await c.create({ id: walker, type: G, location: point([9.85, 46.26], 1) });
+    expectStatus(await c.patch(entityUrl(walker, '/attrs'), { location: point([9.19, 45.46], 30) }), 204);
+    const near = (lon: number, lat: number) => `georel=near;maxDistance==5000&geometry=Point&coordinates=[${lon},${lat}]`;
+    expect(await ids(G, `${near(9.85, 46.26)}&${between(0, 10)}`)).toEqual([walker]);
+    expect(await ids(G, `${near(9.85, 46.26)}&${between(20, 40)}`)).toEqual([]);
+    // where it is now, not where it was then
+    expect(await ids(G, `${near(9.19, 45.46)}&${between(0, 10)}`)).toEqual([]);
+    const valmalenco = '[[[9.7,46.2],[10.0,46.2],[10.0,46.4],[9.7,46.4],[9.7,46.2]]]';
+    expect(await ids(G, `georel=within&geometry=Polygon&coordinates=${valmalenco}&${between(20, 40)}`)).toEqual([]);
+    expectStatus(await c.del(entityUrl(walker)), 204);
+    expect(await ids(G, `georel=within&geometry=Polygon&coordinates=${valmalenco}`)).toEqual([walker]);
+  });
+
+  test('scopeQ tests the last known scopes: of deleted entities and of those written through the temporal API too', async () => {
+    const S = utype('Scoped');
+    const water = `urn:ngsi-ld:${S}:water`;
+    const energy = `urn:ngsi-ld:${S}:energy`;
+    await c.create({ id: water, type: S, scope: '/Valmalenco/Water', level: prop(1, 1) });
+    expectStatus(await c.post(`${BASE}/temporal/entities`, { id: energy, type: S, scope: ['/Valmalenco/Energy'], load: prop(2, 1) }), 201);
+    expectStatus(await c.del(entityUrl(water)), 204);
+    expect(await ids(S, 'scopeQ=/Valmalenco/Water')).toEqual([water]);
+    expect(await ids(S, 'scopeQ=/Valmalenco/%23')).toEqual([energy, water]);
+    expect(await ids(S, 'scopeQ=/Lanzada')).toEqual([]);
+  });
+
+  test('deleted entities are found by their history; deletion instances are no values', async () => {
+    await c.create({ id: qid('gone'), type: Q, temperature: prop(50, 5) });
+    expectStatus(await c.del(entityUrl(qid('gone'))), 204);
+    expect(await q('temperature>45', between(0, 10))).toEqual([qid('gone')]);
+    expect(await q('temperature=="urn:ngsi-ld:null"')).toEqual([]);
+    // its deletion instance (urn:ngsi-ld:null) would satisfy != 50 were it a value
+    expect(await ids(Q, `id=${qid('gone')}&q=${encodeURIComponent('temperature!=50')}`)).toEqual([]);
   });
 });
 
@@ -241,6 +357,7 @@ describe('temporal writes', () => {
     expectProblem(await c.post(`${BASE}/temporal/entities`, { type: T, speed: 1 }), 400, 'BadRequestData');
     expectProblem(await c.post(`${BASE}/temporal/entities`, { id: 'not a uri', type: T }), 400, 'BadRequestData');
     expectProblem(await c.post(`${BASE}/temporal/entities`, { id: sid, type: T, speed: { type: 'Property' } }), 400, 'BadRequestData');
+    expectProblem(await c.post(`${BASE}/temporal/entities`, { id: sid, type: T, scope: 'Valmalenco' }), 400, 'BadRequestData');
   });
 
   test('compact names follow the request context (default vocab here)', async () => {

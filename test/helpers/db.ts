@@ -12,23 +12,33 @@ import { migrate } from '../../src/store/migrations';
  * (creating PGlite + PostGIS from scratch takes 10+ s; loading the template ~3 s).
  */
 export async function openTestDb(): Promise<Db> {
-  const url = process.env.DATABASE_URL;
-  if (url) {
-    const schema = 'test_' + randomBytes(6).toString('hex');
-    const db = await openPostgres({ url, schema, poolSize: 4 });
+  if (process.env.DATABASE_URL) {
+    const db = await openUnmigratedTestDb();
     await migrate(db);
-    const close = db.close.bind(db);
-    return Object.assign(db, {
-      close: async () => {
-        await db.exec(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
-        await close();
-      },
-    });
+    return db;
   }
   await ensurePgliteTemplate();
   const db = await openPglite({ loadDataDir: new Blob([readFileSync(templatePath())]) });
   await migrate(db);
   return db;
+}
+
+/**
+ * A store with no migration applied yet (migration tests): a fresh schema on DATABASE_URL's
+ * server (dropped on close), else a PGlite created from scratch (slow: 10+ s).
+ */
+export async function openUnmigratedTestDb(): Promise<Db> {
+  const url = process.env.DATABASE_URL;
+  if (!url) return openPglite({});
+  const schema = 'test_' + randomBytes(6).toString('hex');
+  const db = await openPostgres({ url, schema, poolSize: 4 });
+  const close = db.close.bind(db);
+  return Object.assign(db, {
+    close: async () => {
+      await db.exec(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
+      await close();
+    },
+  });
 }
 
 // The template is keyed by the migrations' source, so a changed schema never loads a stale one.

@@ -283,6 +283,8 @@ const GEOMETRY_OK =
 const GEO_VALUES_PATH = `strict $[*] ? (@.type == "GeoProperty").value ? ${GEOMETRY_OK}`;
 /** The value of the first instance, if that is a GeoProperty with a valid GeoJSON value. */
 const FIRST_GEO_VALUE_PATH = `strict $[0] ? (@.type == "GeoProperty").value ? ${GEOMETRY_OK}`;
+/** The value of one instance (the item itself), if it is a GeoProperty with a valid GeoJSON value. */
+const INSTANCE_GEO_VALUE_PATH = `strict $ ? (@.type == "GeoProperty").value ? ${GEOMETRY_OK}`;
 
 const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
@@ -354,6 +356,17 @@ export function geoQueryToSql(
   const values = jsonPathSql('jsonb_path_query', `${attrs} -> ${ctx.params.add(q.geoproperty)}::text`, GEO_VALUES_PATH);
   const instanceMatches = relationSql(q, geometrySql('geo_value.v'), reference, ctx.params);
   return `(${hasGeoProperty} AND EXISTS (SELECT 1 FROM ${values} AS geo_value(v) WHERE ${instanceMatches}))`;
+}
+
+/**
+ * A geo-query on one attribute instance (a jsonb expression, e.g. a row of the temporal history):
+ * true when the instance is a GeoProperty whose valid value stands in the relation; for any other
+ * instance the geometry is NULL, so the test is not true, and never an SQL error.
+ */
+export function geoQueryOnInstanceSql(q: GeoQuery, ctx: { params: SqlParams; instance: string }): string {
+  const reference = geometrySql(ctx.params.add(JSON.stringify(q.geometry)));
+  const value = geometrySql(jsonPathSql('jsonb_path_query_first', ctx.instance, INSTANCE_GEO_VALUE_PATH));
+  return `(${relationSql(q, value, reference, ctx.params)})`;
 }
 
 /**

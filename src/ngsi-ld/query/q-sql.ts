@@ -21,18 +21,35 @@
  * part in == and != with strings (spec: other operators do not match them). Numbers compare as
  * numbers, strings (and unquoted date-times, compared as ISO 8601 text) as strings: 5 never
  * matches "5". `!=` and `!~=` mean: the target exists and no value of it matches.
+ *
+ * The temporal history (src/temporal/history-store.ts) applies the same filters to one stored
+ * attribute instance at a time (QSqlContext.someInstance): the jsonpath then starts at the instance.
  */
 import { jsonpathString, type SqlParams } from '../../store/sql';
 import { ATTRIBUTE_KINDS, type AttributeKind } from '../types';
-import type { QComparison, QExpr, QPath, QPattern, QValue } from './q';
+import type { QComparison, QExpr, QPath, QPattern, QTerm, QValue } from './q';
 
-export interface QSqlContext {
+/** Where the terms are tested: the attributes of entity rows, or instances one at a time. */
+export type QSqlContext = {
   /** expands attribute names and VocabProperty literals with the request's @context */
   expand: (term: string) => string;
   params: SqlParams;
-  /** the jsonb column (possibly qualified) holding the expanded attributes */
-  attrsColumn: string;
-}
+} & (
+  | {
+      /** the jsonb column (possibly qualified) holding the expanded attributes */
+      attrsColumn: string;
+      someInstance?: undefined;
+    }
+  | {
+      attrsColumn?: undefined;
+      /**
+       * Tests each term on attribute instances one at a time (the temporal history): given a term
+       * and its test on one instance (a jsonb expression), returns the SQL saying that some
+       * instance of the term's attribute passes the test. `!attr` is the negation of that.
+       */
+      someInstance: (term: QTerm, test: (instance: string) => string) => string;
+    }
+);
 
 export function qToSql(expr: QExpr, ctx: QSqlContext): string {
   switch (expr.kind) {
@@ -40,17 +57,23 @@ export function qToSql(expr: QExpr, ctx: QSqlContext): string {
     case 'or':
       return `(${expr.operands.map((o) => qToSql(o, ctx)).join(expr.kind === 'and' ? ' AND ' : ' OR ')})`;
     case 'exists': {
-      const exists = matches(existencePath(expr.path, ctx.expand), ctx);
+      const exists = onTarget(expr, ctx, (target) => matches(target, existencePath(expr.path, ctx), ctx));
       return expr.negated ? `(NOT ${exists})` : exists;
     }
     case 'compare':
     case 'pattern': {
-      const positive = matches(matchPath(expr, ctx.expand), ctx, usesIndex(expr));
       const negated = expr.kind === 'pattern' ? expr.negated : expr.op === '!=';
-      return negated ? `(${matches(existencePath(expr.path, ctx.expand), ctx)} AND NOT ${positive})` : positive;
+      return onTarget(expr, ctx, (target) => {
+        const positive = matches(target, matchPath(expr, ctx), ctx, usesIndex(expr));
+        return negated ? `(${matches(target, existencePath(expr.path, ctx), ctx)} AND NOT ${positive})` : positive;
+      });
     }
   }
 }
+
+/** A term's test on the attributes column, or on the instances of its attribute (someInstance). */
+const onTarget = (term: QTerm, ctx: QSqlContext, test: (target: string) => string): string =>
+  ctx.someInstance ? ctx.someInstance(term, test) : test(ctx.attrsColumn);
 
 /**
  * `@?` lets the planner use the GIN (jsonb_path_ops) index; jsonb_path_exists does not. The index
@@ -58,10 +81,10 @@ export function qToSql(expr: QExpr, ctx: QSqlContext): string {
  * the planner's fixed estimate for `@?` still picks it (measured at 100k rows: q+geo 18–27 ms with
  * the bitmap, 10 ms without), so those are evaluated as a filter on rows other conditions found.
  */
-const matches = (jsonpath: string, ctx: QSqlContext, indexable = true): string =>
+const matches = (target: string, jsonpath: string, ctx: QSqlContext, indexable = true): string =>
   indexable
-    ? `${ctx.attrsColumn} @? ${ctx.params.add(jsonpath)}::jsonpath`
-    : `jsonb_path_exists(${ctx.attrsColumn}, ${ctx.params.add(jsonpath)}::jsonpath)`;
+    ? `${target} @? ${ctx.params.add(jsonpath)}::jsonpath`
+    : `jsonb_path_exists(${target}, ${ctx.params.add(jsonpath)}::jsonpath)`;
 
 const usesIndex = (term: QComparison | QPattern): boolean =>
   term.kind === 'compare' && (term.op === '==' || term.op === '!=') && term.operand.kind !== 'range';
@@ -71,10 +94,13 @@ const ANY_KIND = `(${ATTRIBUTE_KINDS.map(isKind).join(' || ')})`;
 const anyOf = (conditions: string[]): string =>
   conditions.length === 1 ? conditions[0] : conditions.map((c) => `(${c})`).join(' || ');
 
-/** `$."attr"[*]."sub"…`: every instance of the attribute, then the named sub-attribute of each. */
-function instancesPath(path: QPath, expand: (term: string) => string): string {
-  const subs = path.subAttributes.map((s) => '.' + jsonpathString(expand(s))).join('');
-  return `$.${jsonpathString(expand(path.attribute))}[*]${subs}`;
+/**
+ * `$."attr"[*]."sub"…`: every instance of the attribute, then the named sub-attribute of each; on
+ * one instance (someInstance) `$."sub"…`.
+ */
+function instancesPath(path: QPath, ctx: QSqlContext): string {
+  const subs = path.subAttributes.map((s) => '.' + jsonpathString(ctx.expand(s))).join('');
+  return ctx.someInstance ? `$${subs}` : `$.${jsonpathString(ctx.expand(path.attribute))}[*]${subs}`;
 }
 
 /** Where one kind of attribute instance keeps the values a term compares (relative to the instance `@`). */
@@ -115,22 +141,22 @@ function valueSources(keys: string[]): ValueSource[] {
 }
 
 /** Instances where the term's target exists (for `attr`, `!attr`, and the first half of `!=`). */
-function existencePath(path: QPath, expand: (term: string) => string): string {
-  const instances = instancesPath(path, expand);
+function existencePath(path: QPath, ctx: QSqlContext): string {
+  const instances = instancesPath(path, ctx);
   if (path.metadata) return `${instances} ? (${ANY_KIND} && exists(@.${jsonpathString(path.metadata)}))`;
   if (path.keys.length === 0) return `${instances} ? ${ANY_KIND}`;
   return `${instances} ? (${anyOf(valueSources(path.keys).map((s) => `${isKind(s.kind)} && exists(${s.member})`))})`;
 }
 
 /** Instances whose target has a value that satisfies the term, with != and !~= taken positively. */
-function matchPath(term: QComparison | QPattern, expand: (term: string) => string): string {
-  const instances = instancesPath(term.path, expand);
+function matchPath(term: QComparison | QPattern, ctx: QSqlContext): string {
+  const instances = instancesPath(term.path, ctx);
   if (term.path.metadata) {
     const metadata = `@.${jsonpathString(term.path.metadata)}`;
-    return `${instances} ? (${ANY_KIND} && (${condition(term, metadata, true, expand)}))`;
+    return `${instances} ? (${ANY_KIND} && (${condition(term, metadata, true, ctx.expand)}))`;
   }
   const alternatives = valueSources(term.path.keys).flatMap((s) => {
-    const c = condition(term, s.values, s.ordered, expand, s.kind === 'VocabProperty');
+    const c = condition(term, s.values, s.ordered, ctx.expand, s.kind === 'VocabProperty');
     return c ? [`${isKind(s.kind)} && (${c})`] : [];
   });
   return `${instances} ? (${anyOf(alternatives)})`;
