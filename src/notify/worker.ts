@@ -31,7 +31,8 @@ import type { Subscription } from './types';
  *
  * Batching. Up to `batchSize` queued rows of one subscription become one Notification (data is
  * an array), in seq order. After a success, ONE statement deletes the delivered rows, updates the
- * status, renews the lease and returns the next batch; when there is none (or the claim has sent
+ * status, renews the lease and returns the next batch (successes of other subscriptions acknowledged
+ * meanwhile share that statement: acknowledge()); when there is none (or the claim has sent
  * `batchesPerClaim` batches, or the subscription is throttled, or the lease is about to run out)
  * the same statement releases the claim instead. So a subscription that keeps receiving rows is
  * served back to back, one statement per notification, and a long backlog is put back after
