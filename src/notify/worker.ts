@@ -35,7 +35,7 @@ import type { Subscription } from './types';
  * meanwhile share that statement: acknowledge()); when there is none (or the claim has sent
  * `batchesPerClaim` batches, or the subscription is throttled, or the lease is about to run out)
  * the same statement releases the claim instead. So a subscription that keeps receiving rows is
- * served back to back, one statement per notification, and a long backlog is put back after
+ * served back to back, at most one statement per notification, and a long backlog is put back after
  * `batchesPerClaim` batches so that it does not hold a delivery slot while other subscriptions'
  * rows age (the next claim takes the oldest work first).
  *
@@ -447,8 +447,8 @@ export class DeliveryWorker {
    * each one's status and, where `more`, returns its next batch and renews its lease, else
    * releases its claim (also when it has no next batch). A subscription whose lease is no longer
    * ours is not touched and gets [] (its rows are deleted all the same: they were delivered).
+   * nx is MATERIALIZED: inlined, its batch query would run once per use (three times per row).
    */
-  // nx is MATERIALIZED: inlined, its batch query would run once per use (three times per row)
   private async acknowledge(batch: Ack[]): Promise<OutboxRow[][]> {
     // as if the process had died while these waited for their turn: nothing is written
     if (this.killed) throw new Error('the worker was killed');
