@@ -19,6 +19,7 @@ import { badRequestData } from '../ngsi-ld/errors';
 import {
   SMARTLAND_CONTEXT_URL, SMARTLAND_EXTENSION_ATTRIBUTES, DEFINED_BY_SUBJECT, entityTypeSpec, isRelationship, type EntityTypeSpec,
 } from './sdm-types';
+import { isRecord } from '../ngsi-ld/json';
 
 export interface ToNormalizedOptions {
   /** observedAt of every Property (typically the observation's dateObserved) */
@@ -57,8 +58,6 @@ export const UNIT_CODES: Readonly<Record<string, Readonly<Record<string, string>
   },
   TrafficFlowObserved: { averageVehicleSpeed: 'KMH', averageVehicleLength: 'MTR', averageGapDistance: 'MTR', averageHeadwayTime: 'SEC' },
 };
-
-const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const GEOMETRY_TYPES = new Set(['Point', 'MultiPoint', 'LineString', 'MultiLineString', 'Polygon', 'MultiPolygon']);
 const isGeometry = (v: unknown): boolean =>

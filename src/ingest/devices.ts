@@ -32,6 +32,7 @@ import { UNIT_CODES } from '../domain/keyvalues-to-normalized';
 import { validateKeyValues } from '../domain/sdm-validator';
 import type { ToNormalizedOptions } from '../domain/keyvalues-to-normalized';
 import type { IngestIssue } from './types';
+import { isRecord } from '../ngsi-ld/json';
 
 // --- observed types -------------------------------------------------------------------------------
 
@@ -421,8 +422,6 @@ export function checkObservedAt(value: unknown, now: number): { ok: true; iso: s
   if (t > now + MAX_FUTURE_SKEW_MS) return { ok: false, reason: `is in the future (${value}); device clocks must be in sync` };
   return { ok: true, iso: new Date(t).toISOString() };
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** 12 significant digits: 215 × 0.1 is 21.5, not 21.500000000000004 */
 const tidy = (x: number): number => Number(x.toPrecision(12));

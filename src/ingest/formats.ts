@@ -29,6 +29,7 @@ import { assertJsonDepth, assertStorableText } from '../ngsi-ld/http';
 import { NgsiError } from '../ngsi-ld/errors';
 import { entityTypeSpec, type EntityTypeSpec } from '../domain/sdm-types';
 import type { IngestIssue } from './types';
+import { isRecord } from '../ngsi-ld/json';
 
 /** An item of the input that could not be read (bad JSON line, ragged CSV row); rejected as is. */
 export class UnreadableItem {
@@ -41,8 +42,6 @@ export interface ParsedItems {
   /** 1-based line of each item in the body (NDJSON, CSV); absent for JSON */
   lines?: number[];
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 // --- JSON ------------------------------------------------------------------------------------------
 

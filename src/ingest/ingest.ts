@@ -22,6 +22,7 @@ import { validateKeyValues } from '../domain/sdm-validator';
 import { toNormalized } from '../domain/keyvalues-to-normalized';
 import { UnreadableItem } from './formats';
 import type { IngestDeps, IngestIssue, IngestItemResult, IngestOptions, IngestResult } from './types';
+import { isRecord } from '../ngsi-ld/json';
 
 /** Default bound of items per request (the route's limit). */
 /** Default chunk size: the NGSI-LD batch limit (MAX_BATCH_SIZE). */
@@ -29,8 +30,6 @@ export const INGEST_CHUNK_SIZE = 1000;
 
 /** entity members NGSI-LD reserves for the broker (spec 4.8): ignored on input, so refused here */
 const SYSTEM_MEMBERS = ['createdAt', 'modifiedAt', 'deletedAt'] as const;
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** 400 for a type outside DESIGN.md's table. */
 export function assertSupportedType(type: string): void {

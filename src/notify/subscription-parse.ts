@@ -31,6 +31,7 @@ import { checkEndpointUri, EndpointRefused, hostOf, type EndpointPolicy } from '
 import type {
   Endpoint, KeyValuePair, NotificationFormat, NotificationParams, NotificationTrigger, Subscription,
 } from './types';
+import { isRecord } from '../ngsi-ld/json';
 
 export const NOTIFICATION_TRIGGERS: readonly NotificationTrigger[] = [
   'entityCreated', 'entityUpdated', 'entityDeleted', 'attributeCreated', 'attributeUpdated', 'attributeDeleted',
@@ -68,7 +69,6 @@ export type SubscriptionPatch = {
 
 type Json = Record<string, unknown>;
 
-const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const show = (v: unknown): string => {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';

@@ -7,13 +7,12 @@ import { badRequestData } from '../ngsi-ld/errors';
 import { parseAttribute, parseId, parseScope, parseTypes } from '../ngsi-ld/entity/parse';
 import type { TermMap } from '../ngsi-ld/context/types';
 import type { AttributeInstance, Attributes } from '../ngsi-ld/types';
+import { isRecord } from '../ngsi-ld/json';
 
 /** Members of an EntityTemporal that are not attributes (the system ones are ignored on input). */
 const NOT_ATTRIBUTES = new Set(['id', 'type', 'scope', '@context', 'createdAt', 'modifiedAt', 'deletedAt']);
 /** instances per request, all attributes together */
 export const MAX_INSTANCES_PER_REQUEST = 100_000;
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The attributes of an EntityTemporal body: expanded name → its instances. */
 export function parseTemporalAttributes(body: Record<string, unknown>, tm: TermMap): Attributes {

@@ -25,9 +25,9 @@ import type {
 import { BrokerProblem, NgsiLdClient, type BatchResponse, type BrokerRequest, type QueryParams } from './client';
 import type { NgsiError } from '../../ngsi-ld/errors';
 import { buildQueryRequest } from './query-text';
+import { isRecord } from '../../ngsi-ld/json';
 
 type Json = Record<string, unknown>;
-const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const entityPath = (id: string) => `/entities/${encodeURIComponent(id)}`;
 const attrPath = (id: string, attr: string) => `${entityPath(id)}/attrs/${encodeURIComponent(attr)}`;

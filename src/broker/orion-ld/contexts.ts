@@ -24,12 +24,11 @@ import { JSON_TYPE, JSONLD_TYPE } from '../../ngsi-ld/http';
 import { implicitContext, type ContextCacheControl, type ContextRegistry, type ContextStore } from '../../ngsi-ld/context/registry';
 import { hostedId } from '../../ngsi-ld/context/resolver';
 import { BrokerProblem, brokerUnreachable, type NgsiLdClient } from './client';
+import { isRecord } from '../../ngsi-ld/json';
 
 const PATH = '/jsonldContexts';
 const contextPath = (id: string) => `${PATH}/${encodeURIComponent(id)}`;
 const DOCUMENT_ACCEPT = `${JSONLD_TYPE}, ${JSON_TYPE};q=0.9`;
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export class BrokerContextRegistry implements ContextRegistry {
   constructor(

@@ -7,6 +7,7 @@ import { compileTermMap, type CompiledTermMap } from './term-map';
 import type { ContextValue } from './types';
 import { SMARTLAND_CONTEXT_URL } from '../../domain/sdm-types';
 import { EndpointRefused, policyGet, type EndpointPolicy } from '../../notify/ssrf';
+import { isRecord } from '../json';
 
 export type CoreVersion = 'v1.8' | 'v1.6';
 
@@ -168,9 +169,6 @@ export function linkHeaderContext(link: string | undefined): string | undefined 
 
 // --- resolver ------------------------------------------------------------------------------------
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
  * Turns the @context of a request (Link header or body) into a compiled TermMap. Compiled maps
  * are cached by URL or by content hash, so the hot path is one Map lookup (plus a sha256 of the
@@ -245,7 +243,7 @@ export class ContextResolver implements ContextCacheControl {
   }
 
   private async compile(ctx: ContextValue, key: string): Promise<CompiledTermMap> {
-    if (typeof ctx !== 'string' && !Array.isArray(ctx) && !isPlainObject(ctx)) {
+    if (typeof ctx !== 'string' && !Array.isArray(ctx) && !isRecord(ctx)) {
       throw badRequestData('@context must be a URL, an object, or an array of URLs and objects');
     }
     const documents = await this.collect(ctx, 0, []);
@@ -266,7 +264,7 @@ export class ContextResolver implements ContextCacheControl {
       return parts.flat();
     }
     if (value === null) return [null];
-    if (isPlainObject(value)) return ['@import' in value ? await this.withImport(value, depth, chain) : value];
+    if (isRecord(value)) return ['@import' in value ? await this.withImport(value, depth, chain) : value];
     if (typeof value !== 'string') {
       throw badRequestData('@context must be a URL, an object, or an array of URLs and objects');
     }
@@ -284,7 +282,7 @@ export class ContextResolver implements ContextCacheControl {
     if (chain.includes(url)) throw badRequestData(`@context ${url} includes itself`);
     if (depth >= MAX_DEPTH) throw badRequestData(`@context references are nested deeper than ${MAX_DEPTH} levels`);
     const imported = isCoreContextUrl(url) ? this.coreObject(url) : (await this.load(url))['@context'];
-    if (!isPlainObject(imported) || '@import' in imported) {
+    if (!isRecord(imported) || '@import' in imported) {
       throw badRequestData(`@import ${url} must name a single context object without @import`);
     }
     const merged: Record<string, unknown> = { ...imported, ...local };
@@ -444,7 +442,7 @@ export function hostedId(pathname: string): string | undefined {
 }
 
 function asDocument(doc: unknown, url: string): Record<string, unknown> {
-  if (!isPlainObject(doc) || !('@context' in doc)) {
+  if (!isRecord(doc) || !('@context' in doc)) {
     throw badRequestData(`@context ${url} is not a JSON-LD context document (no @context member)`);
   }
   return doc;

@@ -14,6 +14,7 @@ import {
   INSTANCE_MEMBERS, NGSI_LD_NULL, type AttributeInstance, type AttributeKind, type Attributes, type Entity,
 } from '../types';
 import { VALUE_MEMBERS } from './parse';
+import { isRecord } from '../json';
 
 /** Spec UpdateResult, with expanded attribute names. */
 export interface AttributesOutcome {
@@ -30,9 +31,6 @@ const valueOf = (inst: AttributeInstance): unknown => inst[VALUE_MEMBERS[inst.ty
 const isDeletion = (inst: AttributeInstance): boolean => valueOf(inst) === NGSI_LD_NULL;
 const dataset = (datasetId: string | undefined): string => (datasetId === undefined ? '' : ` (datasetId '${datasetId}')`);
 const union = (a: string[], b: string[]): string[] => [...new Set([...a, ...b])];
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * An instance as written now: NGSI-LD Null members and sub-attributes are dropped (there is
@@ -55,8 +53,8 @@ function stamp(inst: AttributeInstance, now: string, name: string, replaced?: At
 
 /** RFC 7396 merge-patch, NGSI-LD flavour: NGSI-LD Null (or null) removes a key. */
 function mergeJson(target: unknown, patch: unknown): unknown {
-  if (!isPlainObject(patch)) return patch;
-  const out: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
+  if (!isRecord(patch)) return patch;
+  const out: Record<string, unknown> = isRecord(target) ? { ...target } : {};
   for (const [key, v] of Object.entries(patch)) {
     if (v === NGSI_LD_NULL || v === null) delete out[key];
     // defineProperty, not assignment: a "__proto__" key from JSON must stay a plain key

@@ -21,6 +21,7 @@ import {
   ATTRIBUTE_KINDS, LOCATION, NGSI_LD_NULL, OBSERVATION_SPACE, OPERATION_SPACE,
   type AttributeInstance, type AttributeKind, type Attributes, type Entity,
 } from '../types';
+import { isRecord } from '../json';
 
 export const LIMITS = {
   /** attributes per entity, and sub-attributes per attribute instance */
@@ -116,8 +117,6 @@ const LANGUAGE_TAG = /^(?:[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|@none)$/;
 const SCOPE = /^(?:\/[^/#+;|()\s\x00-\x1f\x7f]+)+$/;
 
 type Json = Record<string, unknown>;
-
-const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const show = (v: unknown): string =>
   v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : JSON.stringify(v);

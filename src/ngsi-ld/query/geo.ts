@@ -8,6 +8,7 @@
 import { badRequestData } from '../errors';
 import { LOCATION } from '../types';
 import type { SqlParams } from '../../store/sql';
+import { isRecord } from '../json';
 
 // ---------------------------------------------------------------------------------------------
 // GeoJSON geometries
@@ -32,9 +33,6 @@ type Check = string | undefined;
 interface Budget {
   positions: number;
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A short description of a value for an error message (long strings are cut: they are echoed). */
 function describe(v: unknown): string {
